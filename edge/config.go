@@ -1,0 +1,145 @@
+package edge
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tern-cdn/tern/edge/httpcache"
+)
+
+// Site is one property the handler serves.
+type Site struct {
+	// Name labels the site in logs.
+	Name string
+	// Hosts are the Host values that select the site (lower case, no port).
+	Hosts []string
+	// Origin is the base URL requests are sent to; its path, if any, is
+	// prefixed to the request path.
+	Origin *url.URL
+	// OriginHost replaces the Host sent upstream when the upstream is the
+	// origin itself (see Config.Shielded). Empty keeps the client's Host.
+	OriginHost string
+	// Policy is the site's cache policy.
+	Policy httpcache.Policy
+}
+
+// Config configures a Handler. Zero values take the defaults noted.
+type Config struct {
+	// Node names this cache in Via and Cache-Status. Required.
+	Node string
+	// Sites are the properties served; any other Host is refused with 421
+	// and never reaches an upstream. Required.
+	Sites []Site
+	// Upstream sends fetches on; requests carry the site's origin URL and
+	// the client's Host. Required.
+	Upstream http.RoundTripper
+	// Shielded says Upstream leads to shields, not the origin: the Host sent
+	// is then always the client's, so the shield can find the site.
+	Shielded bool
+	// ClientFacing strips the fields meant for CDN caches only
+	// (CDN-Cache-Control, Surrogate-Control, Surrogate-Key) from responses.
+	// Edges set it; shields keep them for the edges behind them.
+	ClientFacing bool
+	// Store keeps responses. Required.
+	Store httpcache.Store
+	// MaxObjectSize is the largest body stored; larger bodies stream
+	// through uncached. Default: 16 MiB.
+	MaxObjectSize int64
+	// UpstreamTimeout bounds the wait for upstream response headers.
+	// Default: 15s.
+	UpstreamTimeout time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-For, X-Forwarded-Proto
+	// and Forwarded fields are kept and appended to (an edge, seen from its
+	// shield); from anyone else they are replaced.
+	TrustedProxies []netip.Prefix
+	// HitForPass is how long a URL whose response could not be shared
+	// bypasses request collapsing. Default: 30s.
+	HitForPass time.Duration
+	// Logger receives request errors. Default: discard.
+	Logger *slog.Logger
+	// Registerer receives the handler's metrics. Default: none kept.
+	Registerer prometheus.Registerer
+	// Now is the clock, for tests. Default: time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() error {
+	if c.Node == "" {
+		return fmt.Errorf("edge: config: Node is required")
+	}
+	if c.Upstream == nil {
+		return fmt.Errorf("edge: config: Upstream is required")
+	}
+	if c.Store == nil {
+		return fmt.Errorf("edge: config: Store is required")
+	}
+	if len(c.Sites) == 0 {
+		return fmt.Errorf("edge: config: at least one site is required")
+	}
+	if c.MaxObjectSize <= 0 {
+		c.MaxObjectSize = 16 << 20
+	}
+	if c.UpstreamTimeout <= 0 {
+		c.UpstreamTimeout = 15 * time.Second
+	}
+	if c.HitForPass <= 0 {
+		c.HitForPass = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Registerer == nil {
+		c.Registerer = prometheus.NewRegistry()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// siteIndex maps a normalized host to its site.
+type siteIndex map[string]*Site
+
+func newSiteIndex(sites []Site) (siteIndex, error) {
+	idx := make(siteIndex)
+	for i := range sites {
+		s := &sites[i]
+		if s.Origin == nil || s.Origin.Host == "" {
+			return nil, fmt.Errorf("edge: site %q: origin URL with a host is required", s.Name)
+		}
+		for _, h := range s.Hosts {
+			h = normalizeHost(h)
+			if _, dup := idx[h]; dup {
+				return nil, fmt.Errorf("edge: host %q belongs to two sites", h)
+			}
+			idx[h] = s
+		}
+	}
+	return idx, nil
+}
+
+// normalizeHost lower-cases a Host value and drops its port and any
+// trailing dot.
+func normalizeHost(h string) string {
+	if strings.HasPrefix(h, "[") {
+		if i := strings.IndexByte(h, ']'); i > 0 {
+			h = h[:i+1]
+		}
+	} else if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		h = h[:i]
+	}
+	h = strings.TrimSuffix(h, ".")
+	for i := 0; i < len(h); i++ {
+		if 'A' <= h[i] && h[i] <= 'Z' {
+			return strings.ToLower(h)
+		}
+	}
+	return h
+}

@@ -1,0 +1,261 @@
+package edge
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/tern-cdn/tern/edge/httpcache"
+)
+
+// fillRequest is what a fill needs to know of the request that started it.
+type fillRequest struct {
+	r        *http.Request // its header and URL only: the fill outlives it
+	site     *Site
+	primary  string
+	stale    *httpcache.Entry // the stored entry being revalidated, if any
+	noCache  bool             // the client asked for an end-to-end revalidation
+	creation time.Time
+}
+
+// serveFill answers a request by joining (or starting) the fill for key.
+func (h *Handler) serveFill(w http.ResponseWriter, r *http.Request, s *Site, primary, key string, stale *httpcache.Entry, noCache bool, depth int) outcome {
+	ctx := r.Context()
+	fr := fillRequest{r: r, site: s, primary: primary, stale: stale, noCache: noCache}
+	f, created := h.flights.join(key,
+		func() *flight { return newFlight(key, r.Header, ctx.Done()) },
+		func(f *flight) { h.goSafe(func() { h.fill(f, fr) }) })
+	if !created {
+		h.m.collapsed.Inc()
+	}
+	select {
+	case <-f.ready:
+	case <-ctx.Done():
+		return outcome{result: resultMiss, code: 499}
+	}
+	if f.pass {
+		if created {
+			select {
+			case resp := <-f.handoff:
+				if r.Header.Get("Range") == "" {
+					status := f.status
+					if f.upstreamStatus != "" {
+						status = f.upstreamStatus + ", " + status
+					}
+					return h.servePassResponse(w, r, resp, status, resultMiss)
+				}
+				// The fill fetched the whole body; a range is cheaper
+				// asked for on its own.
+				resp.Body.Close()
+			case <-ctx.Done():
+				return outcome{result: resultPass, code: 499}
+			}
+		}
+		// Not shareable: this request makes its own.
+		return h.pass(w, r, s, primary, "miss", false)
+	}
+	if f.err != nil {
+		if stale != nil && stale.MustRevalidate {
+			return h.fail(w, http.StatusGatewayTimeout, "must-revalidate", "the stored response must be revalidated and upstream failed")
+		}
+		return h.fail(w, f.errCode, "upstream-error", f.err.Error())
+	}
+	e := f.entry
+	if len(e.Vary) > 0 && httpcache.VaryKey(e.Vary, r.Header) != httpcache.VaryKey(e.Vary, f.reqHeader) {
+		// The response varies on something this request differs in.
+		if depth > 0 {
+			return h.pass(w, r, s, primary, "vary-miss", false)
+		}
+		return h.serveCacheable(w, r, s, primary, depth+1)
+	}
+	status := f.status
+	if !created {
+		status += "; detail=collapsed"
+	}
+	if f.upstreamStatus != "" {
+		status = f.upstreamStatus + ", " + status
+	}
+	src := f
+	if e.Body != nil {
+		src = nil
+	}
+	return h.serveEntry(w, r, e, src, status, f.result, h.cfg.Now())
+}
+
+// refresh starts a background revalidation of a stale entry
+// (stale-while-revalidate), unless one already runs.
+func (h *Handler) refresh(r *http.Request, s *Site, primary, key string, stale *httpcache.Entry) {
+	if h.flights.running(key) {
+		return
+	}
+	gone := make(chan struct{})
+	close(gone) // nobody takes a handoff
+	fr := fillRequest{r: r, site: s, primary: primary, stale: stale}
+	h.flights.join(key,
+		func() *flight { return newFlight(key, r.Header.Clone(), gone) },
+		func(f *flight) {
+			h.goSafe(func() {
+				h.fill(f, fr)
+				if f.err != nil {
+					h.m.backgroundErrors.Inc()
+				} else if _, err := f.wait(h.ctx); err != nil {
+					h.m.backgroundErrors.Inc()
+				}
+			})
+		})
+}
+
+// fill runs one flight: it fetches upstream, publishes the outcome to the
+// flight's readers, and stores the response once it is complete.
+func (h *Handler) fill(f *flight, fr fillRequest) {
+	defer h.flights.remove(f)
+	ctx, cancel := context.WithCancel(h.ctx)
+	defer cancel()
+
+	req := h.upstreamRequest(ctx, fr.r, fr.site, kindFill)
+	if fr.noCache {
+		req.Header.Set("Cache-Control", "no-cache")
+	}
+	stale := fr.stale
+	if stale != nil {
+		if stale.ETag != "" {
+			req.Header.Set("If-None-Match", stale.ETag)
+		}
+		if !stale.LastModified.IsZero() {
+			req.Header.Set("If-Modified-Since", stale.LastModified.UTC().Format(http.TimeFormat))
+		}
+	}
+	reqTime := h.cfg.Now()
+	resp, err := h.roundTrip(req, cancel)
+	respTime := h.cfg.Now()
+
+	if err != nil || resp.StatusCode >= 500 {
+		if h.staleIfError(f, stale, resp, err, respTime) {
+			return
+		}
+		if err != nil {
+			f.errCode, f.err = errorStatus(err), err
+			h.cfg.Logger.Warn("edge: upstream fetch failed", "key", fr.primary, "err", err)
+			close(f.ready)
+			return
+		}
+	}
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			resp.Body.Close()
+		}
+	}()
+
+	if resp.StatusCode == http.StatusNotModified && stale != nil {
+		d := fr.site.Policy.Decide(fr.r.Header, stale.Status, mergedHeader(stale.Header, resp.Header), respTime)
+		upstreamStatus := h.cleanResponseHeader(resp.Header)
+		e := stale.Revalidated(resp.Header, d, reqTime, respTime)
+		f.entry, f.result, f.upstreamStatus = e, resultRevalidated, upstreamStatus
+		f.status = h.name + "; fwd=stale; fwd-status=304"
+		if d.Store && h.storeEntry(fr.primary, f.reqHeader, e, respTime) {
+			f.status += "; stored"
+		}
+		f.size = int64(len(e.Body))
+		f.complete(e.Body)
+		close(f.ready)
+		return
+	}
+
+	d := fr.site.Policy.Decide(fr.r.Header, resp.StatusCode, resp.Header, respTime)
+	initialAge := httpcache.InitialAge(resp.Header, reqTime, respTime)
+	upstreamStatus := h.cleanResponseHeader(resp.Header)
+	fwd := "miss"
+	if stale != nil {
+		fwd = "stale; fwd-status=" + strconv.Itoa(resp.StatusCode)
+	}
+	f.upstreamStatus = upstreamStatus
+	if !d.Store || resp.ContentLength > h.cfg.MaxObjectSize {
+		reason := d.Reason
+		if d.Store {
+			reason = "too-large"
+		}
+		f.pass = true
+		f.status = h.name + "; fwd=" + fwd + "; detail=" + reason
+		h.store.Set(fr.primary, &httpcache.Entry{HitForPass: true, Header: http.Header{}}, h.cfg.HitForPass)
+		close(f.ready)
+		select {
+		case f.handoff <- resp:
+			// The creator now owns resp and closes its body.
+			handedOff = true
+		case <-f.creatorGone:
+		}
+		return
+	}
+
+	if d.StripSetCookie {
+		delete(resp.Header, "Set-Cookie")
+	}
+	if resp.Header.Get("Content-Encoding") != "" && !varies(resp.Header, "Accept-Encoding") {
+		// An encoded body must never reach a client that did not ask for
+		// that coding, whatever the origin's Vary says.
+		resp.Header.Add("Vary", "Accept-Encoding")
+	}
+	e := httpcache.NewEntry(resp.StatusCode, resp.Header, nil, d, reqTime, respTime)
+	e.InitialAge = initialAge
+	f.entry, f.result = e, resultMiss
+	f.status = h.name + "; fwd=" + fwd + "; stored"
+	f.size = resp.ContentLength
+	close(f.ready)
+
+	body, err := f.readFrom(resp.Body, resp.ContentLength)
+	if err != nil {
+		h.cfg.Logger.Warn("edge: upstream body failed", "key", fr.primary, "err", err)
+		return
+	}
+	if int64(len(body)) <= h.cfg.MaxObjectSize {
+		final := *e
+		final.Body = body
+		if e.Header.Get("Content-Length") == "" {
+			final.Header = e.Header.Clone()
+			final.Header.Set("Content-Length", strconv.Itoa(len(body)))
+		}
+		h.storeEntry(fr.primary, f.reqHeader, &final, h.cfg.Now())
+	}
+	h.flights.remove(f)
+	f.complete(body)
+}
+
+// staleIfError serves the stale entry for a failed fetch when RFC 5861
+// allows it, and reports whether it did.
+func (h *Handler) staleIfError(f *flight, stale *httpcache.Entry, resp *http.Response, err error, now time.Time) bool {
+	if stale == nil || stale.MustRevalidate || -stale.TTL(now) > stale.StaleIfError {
+		return false
+	}
+	code := http.StatusBadGateway
+	if err != nil {
+		code = errorStatus(err)
+	} else {
+		code = resp.StatusCode
+		resp.Body.Close()
+	}
+	f.entry, f.result = stale, resultStale
+	f.status = h.hitStatus(stale, now, "stale-if-error") + "; fwd=stale; fwd-status=" + strconv.Itoa(code)
+	f.size = int64(len(stale.Body))
+	f.complete(stale.Body)
+	close(f.ready)
+	return true
+}
+
+func mergedHeader(stored, h304 http.Header) http.Header {
+	m := stored.Clone()
+	for k, v := range h304 {
+		m[k] = v
+	}
+	return m
+}
+
+func varies(h http.Header, field string) bool {
+	for _, n := range httpcache.ParseVary(h) {
+		if n == field || n == "*" {
+			return true
+		}
+	}
+	return false
+}

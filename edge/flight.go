@@ -1,0 +1,216 @@
+package edge
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"sync"
+
+	"github.com/tern-cdn/tern/edge/httpcache"
+)
+
+// A flight is one upstream fetch for a cache key, shared by every request
+// for that key that arrives while it runs (request collapsing). Its body
+// is kept in one growing buffer: each reader follows the buffer as it
+// grows, so a slow first response never holds the others back, and the
+// finished buffer becomes the stored entry's body without a copy.
+type flight struct {
+	key string
+	// reqHeader is the header of the request the fill was made for, to
+	// check a varying response against each waiter's own request.
+	reqHeader http.Header
+	ready     chan struct{} // closed once the outcome below is set
+
+	// The outcome, written before ready is closed and read-only after.
+	entry *httpcache.Entry // the response; Body is set only if complete at once
+	// result is what the flight did: resultMiss, resultRevalidated or
+	// resultStale (stale-if-error).
+	result string
+	// status is this cache's Cache-Status for the flight's clients, and
+	// upstreamStatus the upstream caches' own, for the chain.
+	status, upstreamStatus string
+	// size is the body length when known, else -1.
+	size int64
+	// errCode and err are set when there is no response to serve.
+	errCode int
+	err     error
+	// pass says the response may not be shared: the request that started
+	// the flight receives it through handoff; the others fetch alone.
+	pass    bool
+	handoff chan *http.Response
+	// creatorGone is closed when the request that started the flight has
+	// gone, so a handoff nobody takes is closed, not leaked.
+	creatorGone <-chan struct{}
+
+	mu      sync.Mutex
+	body    []byte
+	done    bool
+	bodyErr error
+	grew    chan struct{} // closed and replaced whenever body grows or ends
+}
+
+func newFlight(key string, reqHeader http.Header, creatorGone <-chan struct{}) *flight {
+	return &flight{
+		key:         key,
+		reqHeader:   reqHeader,
+		ready:       make(chan struct{}),
+		handoff:     make(chan *http.Response),
+		creatorGone: creatorGone,
+		grew:        make(chan struct{}),
+		size:        -1,
+	}
+}
+
+// flights is the set of fetches in progress, by cache key.
+type flights struct {
+	mu sync.Mutex
+	m  map[string]*flight
+}
+
+// join returns the flight for key, starting one with start if none runs.
+// created reports whether the caller's request started it.
+func (fs *flights) join(key string, mk func() *flight, start func(*flight)) (f *flight, created bool) {
+	fs.mu.Lock()
+	if f, ok := fs.m[key]; ok {
+		fs.mu.Unlock()
+		return f, false
+	}
+	f = mk()
+	if fs.m == nil {
+		fs.m = make(map[string]*flight)
+	}
+	fs.m[key] = f
+	fs.mu.Unlock()
+	start(f)
+	return f, true
+}
+
+func (fs *flights) running(key string) bool {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	_, ok := fs.m[key]
+	return ok
+}
+
+func (fs *flights) remove(f *flight) {
+	fs.mu.Lock()
+	if fs.m[f.key] == f {
+		delete(fs.m, f.key)
+	}
+	fs.mu.Unlock()
+}
+
+// readFrom fills the body from r, waking readers as bytes arrive; sizeHint
+// sizes the first allocation. It returns the complete body but does not
+// mark it complete: the caller stores it first, so that a client that has
+// read the whole body finds it stored on its next request. On error the
+// body is marked cut short.
+func (f *flight) readFrom(r io.Reader, sizeHint int64) ([]byte, error) {
+	const chunk = 32 << 10
+	buf := make([]byte, 0, max(min(sizeHint, 64<<20), chunk))
+	for {
+		if len(buf) == cap(buf) {
+			// Readers keep the old array for the bytes they have not
+			// copied yet; it is never written again.
+			nb := make([]byte, len(buf), 2*cap(buf))
+			copy(nb, buf)
+			buf = nb
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		if n > 0 {
+			buf = buf[:len(buf)+n]
+			f.publish(buf, false, nil)
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			f.publish(buf, true, err)
+			return nil, err
+		}
+	}
+}
+
+// complete sets a body that is already whole.
+func (f *flight) complete(body []byte) { f.publish(body, true, nil) }
+
+func (f *flight) publish(body []byte, done bool, err error) {
+	f.mu.Lock()
+	f.body = body
+	f.done = done
+	f.bodyErr = err
+	ch := f.grew
+	f.grew = make(chan struct{})
+	f.mu.Unlock()
+	close(ch)
+}
+
+// next returns the body bytes from off on, waiting until there are some.
+// At the end of the body it returns io.EOF, or the upstream's error when
+// the body was cut short.
+func (f *flight) next(ctx context.Context, off int64) ([]byte, error) {
+	for {
+		f.mu.Lock()
+		body, done, err, grew := f.body, f.done, f.bodyErr, f.grew
+		f.mu.Unlock()
+		if off < int64(len(body)) {
+			return body[off:], nil
+		}
+		if done {
+			if err != nil {
+				return nil, err
+			}
+			return nil, io.EOF
+		}
+		select {
+		case <-grew:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// wait returns the whole body once it is complete.
+func (f *flight) wait(ctx context.Context) ([]byte, error) {
+	for {
+		f.mu.Lock()
+		body, done, err, grew := f.body, f.done, f.bodyErr, f.grew
+		f.mu.Unlock()
+		if done {
+			return body, err
+		}
+		select {
+		case <-grew:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// writeRange copies body bytes [off, off+n) to w as they arrive (n < 0:
+// to the end), flushing after each chunk so clients see progress.
+func (f *flight) writeRange(ctx context.Context, w io.Writer, flush func(), off, n int64) (int64, error) {
+	var written int64
+	for n < 0 || written < n {
+		p, err := f.next(ctx, off+written)
+		if err == io.EOF {
+			if n < 0 {
+				return written, nil
+			}
+			return written, io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return written, err
+		}
+		if n >= 0 && int64(len(p)) > n-written {
+			p = p[:n-written]
+		}
+		m, err := w.Write(p)
+		written += int64(m)
+		if err != nil {
+			return written, err
+		}
+		flush()
+	}
+	return written, nil
+}

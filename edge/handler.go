@@ -1,0 +1,142 @@
+package edge
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tern-cdn/tern/edge/httpcache"
+)
+
+// Handler is the cache: an http.Handler that answers from its store or
+// from upstream. It is safe for concurrent use.
+type Handler struct {
+	cfg   Config
+	sites siteIndex
+	store httpcache.Store
+	m     *metrics
+	// via is this node's Via entry and name the Cache-Status identifier.
+	via, name string
+
+	flights flights
+	varyGen atomic.Uint64
+
+	// ctx bounds fills and background revalidations, which outlive the
+	// request that started them; Close cancels it and waits for them.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// NewHandler returns a cache handler for cfg.
+func NewHandler(cfg Config) (*Handler, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	sites, err := newSiteIndex(cfg.Sites)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &Handler{
+		cfg:    cfg,
+		sites:  sites,
+		store:  cfg.Store,
+		m:      newMetrics(cfg.Registerer),
+		via:    "1.1 " + cfg.Node,
+		name:   "tern-" + cfg.Node,
+		ctx:    ctx,
+		cancel: cancel,
+	}
+	h.varyGen.Store(uint64(time.Now().UnixNano()))
+	return h, nil
+}
+
+// Close stops fills and background revalidations and waits for them.
+func (h *Handler) Close() {
+	h.cancel()
+	h.wg.Wait()
+}
+
+// outcome is what serving one request did, for metrics.
+type outcome struct {
+	result string
+	code   int
+	bytes  int64
+	// abort says the response was cut short: the connection must be
+	// dropped so the client cannot take a partial body for a whole one.
+	abort bool
+}
+
+// ServeHTTP answers a client request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	o := h.serve(w, r)
+	h.m.requests.WithLabelValues(o.result, statusClass(o.code)).Inc()
+	h.m.responseBytes.Add(float64(o.bytes))
+	if o.abort {
+		panic(http.ErrAbortHandler)
+	}
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) outcome {
+	host := normalizeHost(r.Host)
+	site, ok := h.sites[host]
+	if !ok {
+		// Never an open proxy: an unknown host gets no upstream request.
+		return h.fail(w, http.StatusMisdirectedRequest, "unknown host", "host not served here")
+	}
+	switch r.Method {
+	case http.MethodConnect, http.MethodTrace:
+		w.Header().Set("Allow", "GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE")
+		return h.fail(w, http.StatusMethodNotAllowed, "method", "method not allowed")
+	}
+	if len(r.URL.Path) == 0 || r.URL.Path[0] != '/' {
+		return h.fail(w, http.StatusBadRequest, "uri", "request target must be an absolute path")
+	}
+	if h.looped(r) {
+		return h.fail(w, http.StatusLoopDetected, "loop", "request loop detected")
+	}
+	key := cacheKey(scheme(r), host, r.URL)
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return h.pass(w, r, site, key, "method", true)
+	}
+	return h.serveCacheable(w, r, site, key, 0)
+}
+
+func scheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
+
+// fail writes an error the edge generates itself.
+func (h *Handler) fail(w http.ResponseWriter, code int, detail, msg string) outcome {
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/plain; charset=utf-8")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Cache-Status", h.name+"; fwd=bypass; detail="+detail)
+	w.WriteHeader(code)
+	n, _ := fmt.Fprintf(w, "%d %s: %s\n", code, http.StatusText(code), msg)
+	return outcome{result: resultError, code: code, bytes: int64(n)}
+}
+
+// goSafe runs fn in a goroutine tracked by Close that logs a panic
+// instead of taking the process down.
+func (h *Handler) goSafe(fn func()) {
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		defer func() {
+			if p := recover(); p != nil {
+				h.cfg.Logger.Error("edge: background task panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			}
+		}()
+		fn()
+	}()
+}

@@ -1,0 +1,130 @@
+package httpcache
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Entry is one stored response. Everything in it is immutable once the
+// entry is handed to a Store: hits share Header and Body without copying,
+// and an update (a 304 merge) makes a new Entry.
+type Entry struct {
+	Status int
+	// Header is the response header as served to clients, minus Age and
+	// hop-by-hop fields.
+	Header http.Header
+	Body   []byte
+
+	// ResponseTime is when the response (or its last revalidation) arrived;
+	// InitialAge is its corrected initial age then.
+	ResponseTime time.Time
+	InitialAge   time.Duration
+
+	Lifetime                           time.Duration
+	StaleWhileRevalidate, StaleIfError time.Duration
+	MustRevalidate, NoCache            bool
+
+	// ETag and LastModified are the validators, used to revalidate and to
+	// answer conditional requests.
+	ETag         string
+	LastModified time.Time
+
+	// Vary lists the canonical names of the request fields the response
+	// varies on, sorted; empty when it does not vary.
+	Vary []string
+	// SurrogateKeys are the tags a purge can name.
+	SurrogateKeys []string
+
+	// VaryMarker marks the entry stored under a primary key when the
+	// responses for that URL vary: it holds only Vary and VaryGen.
+	VaryMarker bool
+	// VaryGen distinguishes the variants of one marker from those of an
+	// invalidated one, so a purged variant never becomes reachable again.
+	VaryGen uint64
+	// HitForPass marks a URL whose last response could not be shared, so
+	// requests for it go straight upstream instead of waiting on each other.
+	HitForPass bool
+}
+
+// NewEntry builds an entry from a response's stored header and a decision.
+func NewEntry(status int, h http.Header, body []byte, d Decision, requestTime, responseTime time.Time) *Entry {
+	e := &Entry{
+		Status:               status,
+		Header:               h,
+		Body:                 body,
+		ResponseTime:         responseTime,
+		InitialAge:           InitialAge(h, requestTime, responseTime),
+		Lifetime:             d.Lifetime,
+		StaleWhileRevalidate: d.StaleWhileRevalidate,
+		StaleIfError:         d.StaleIfError,
+		MustRevalidate:       d.MustRevalidate,
+		NoCache:              d.NoCache,
+		ETag:                 h.Get("ETag"),
+		Vary:                 ParseVary(h),
+		SurrogateKeys:        strings.Fields(h.Get("Surrogate-Key")),
+	}
+	if lm, err := http.ParseTime(h.Get("Last-Modified")); err == nil {
+		e.LastModified = lm
+	}
+	// Age is computed per request; the stored copy must not carry the
+	// upstream's.
+	h.Del("Age")
+	return e
+}
+
+// Age is the entry's current age (RFC 9111 §4.2.3).
+func (e *Entry) Age(now time.Time) time.Duration {
+	resident := now.Sub(e.ResponseTime)
+	if resident < 0 {
+		resident = 0
+	}
+	return e.InitialAge + resident
+}
+
+// TTL is the freshness left at now; negative once stale.
+func (e *Entry) TTL(now time.Time) time.Duration { return e.Lifetime - e.Age(now) }
+
+// HasValidator reports whether the entry can be revalidated.
+func (e *Entry) HasValidator() bool { return e.ETag != "" || !e.LastModified.IsZero() }
+
+// Cost is the entry's memory footprint in bytes, as the store counts it.
+func (e *Entry) Cost() int64 {
+	n := int64(len(e.Body)) + 256
+	for k, vs := range e.Header {
+		n += int64(len(k))
+		for _, v := range vs {
+			n += int64(len(v)) + 16
+		}
+	}
+	return n
+}
+
+// StoreTTL is how long a store should keep the entry: its freshness plus
+// the longest stale window, plus a day for entries that can be revalidated.
+func (e *Entry) StoreTTL(now time.Time) time.Duration {
+	ttl := e.TTL(now) + max(e.StaleWhileRevalidate, e.StaleIfError)
+	if e.HasValidator() {
+		ttl += 24 * time.Hour
+	}
+	return ttl
+}
+
+// Revalidated returns a copy of e refreshed by a 304 response: the 304's
+// header fields replace the stored ones (RFC 9111 §4.3.4) and the
+// freshness is that of the 304.
+func (e *Entry) Revalidated(h304 http.Header, d Decision, requestTime, responseTime time.Time) *Entry {
+	h := e.Header.Clone()
+	for k, vs := range h304 {
+		switch k {
+		case "Content-Length", "Content-Range", "Content-Encoding", "Transfer-Encoding":
+			// These describe the 304 itself, not the stored body.
+			continue
+		}
+		h[k] = vs
+	}
+	ne := NewEntry(e.Status, h, e.Body, d, requestTime, responseTime)
+	ne.Header.Set("Content-Length", strconv.Itoa(len(e.Body)))
+	return ne
+}

@@ -1,0 +1,94 @@
+package httpcache
+
+import (
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/ristretto/v2"
+)
+
+// Store keeps entries by cache key. Implementations are safe for
+// concurrent use; a stored *Entry is never modified.
+type Store interface {
+	Get(key string) (*Entry, bool)
+	// Set stores e for at most ttl and reports whether it was admitted.
+	// Once Set returns, a Get of key sees e (or a later entry), unless the
+	// store refused it.
+	Set(key string, e *Entry, ttl time.Duration) bool
+	Delete(key string)
+}
+
+// Memory is the memory tier: a ristretto cache whose cost is bytes, so
+// MaxBytes is a hard bound on what it holds. Its admission policy
+// (TinyLFU) may refuse a new entry when that would evict hotter ones.
+type Memory struct {
+	c       *ristretto.Cache[string, *Entry]
+	max     int64
+	deleted atomic.Int64
+}
+
+// NewMemory returns a memory store holding at most maxBytes.
+func NewMemory(maxBytes int64) (*Memory, error) {
+	if maxBytes <= 0 {
+		return nil, fmt.Errorf("httpcache: memory store size must be positive, got %d", maxBytes)
+	}
+	// About one counter per 10 KiB object, times ten as ristretto advises,
+	// within sane bounds.
+	counters := min(max(maxBytes/1024, 1000), 50_000_000)
+	c, err := ristretto.NewCache(&ristretto.Config[string, *Entry]{
+		NumCounters:        counters,
+		MaxCost:            maxBytes,
+		BufferItems:        64,
+		IgnoreInternalCost: true,
+		Metrics:            true,
+		Cost:               func(e *Entry) int64 { return e.Cost() },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("httpcache: new memory store: %w", err)
+	}
+	return &Memory{c: c, max: maxBytes}, nil
+}
+
+// Get returns the entry under key.
+func (m *Memory) Get(key string) (*Entry, bool) { return m.c.Get(key) }
+
+// Set stores e under key for ttl and waits until the write is applied, so
+// the next Get sees it: a request that arrives just after a fill must hit,
+// not start another upstream fetch.
+func (m *Memory) Set(key string, e *Entry, ttl time.Duration) bool {
+	if ttl <= 0 {
+		return false
+	}
+	ok := m.c.SetWithTTL(key, e, e.Cost(), ttl)
+	m.c.Wait()
+	if !ok {
+		return false
+	}
+	_, ok = m.c.Get(key)
+	return ok
+}
+
+// Delete removes the entry under key.
+func (m *Memory) Delete(key string) {
+	if _, ok := m.c.Get(key); ok {
+		m.deleted.Add(1)
+	}
+	m.c.Del(key)
+}
+
+// Bytes is the cost of what the store holds now.
+func (m *Memory) Bytes() int64 { return m.c.MaxCost() - m.c.RemainingCost() }
+
+// MaxBytes is the store's budget.
+func (m *Memory) MaxBytes() int64 { return m.max }
+
+// Objects approximates the number of stored entries (admitted, minus
+// evicted and deleted).
+func (m *Memory) Objects() int64 {
+	mt := m.c.Metrics
+	return int64(mt.KeysAdded()) - int64(mt.KeysEvicted()) - m.deleted.Load()
+}
+
+// Close stops the store's goroutines.
+func (m *Memory) Close() { m.c.Close() }

@@ -1,0 +1,147 @@
+package edge
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/tern-cdn/tern/edge/byterange"
+	"github.com/tern-cdn/tern/edge/httpcache"
+	"github.com/tern-cdn/tern/edge/precond"
+)
+
+// serveEntry writes a stored (or arriving) response to a client: the
+// client's preconditions and ranges are answered here, from the entry.
+// src is the flight the body is still arriving from, or nil when e.Body is
+// complete. A hit shares e's header values and body; nothing is copied.
+func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *httpcache.Entry, src *flight, status, result string, now time.Time) outcome {
+	hdr := w.Header()
+	for k, v := range e.Header {
+		hdr[k] = v
+	}
+	hdr["Age"] = []string{strconv.FormatInt(int64(e.Age(now)/time.Second), 10)}
+	hdr["Cache-Status"] = []string{status}
+	o := outcome{result: result}
+
+	if e.Status/100 == 2 {
+		switch precond.Evaluate(r.Method, r.Header, precond.Validators{ETag: e.ETag, LastModified: e.LastModified}) {
+		case precond.NotModified:
+			deleteAll(hdr, bodyHeaders)
+			o.code = http.StatusNotModified
+			w.WriteHeader(o.code)
+			return o
+		case precond.PreconditionFailed:
+			deleteAll(hdr, bodyHeaders)
+			o.code = http.StatusPreconditionFailed
+			w.WriteHeader(o.code)
+			return o
+		}
+	}
+
+	if e.Status == http.StatusOK && r.Method == http.MethodGet && len(r.Header["Range"]) > 0 &&
+		precond.IfRange(r.Header, precond.Validators{ETag: e.ETag, LastModified: e.LastModified}) {
+		body := e.Body
+		size := int64(len(body))
+		if src != nil {
+			size = src.size
+		}
+		if size < 0 {
+			// The length is unknown until the body is complete.
+			b, err := src.wait(r.Context())
+			if err != nil {
+				return h.abortOrGone(o, err)
+			}
+			body, size, src = b, int64(len(b)), nil
+		}
+		ranges, err := byterange.Parse(r.Header.Get("Range"), size)
+		switch {
+		case err != nil:
+			deleteAll(hdr, bodyHeaders)
+			hdr["Content-Range"] = []string{byterange.UnsatisfiableContentRange(size)}
+			o.code = http.StatusRequestedRangeNotSatisfiable
+			w.WriteHeader(o.code)
+			return o
+		case len(ranges) == 1:
+			rg := ranges[0]
+			hdr["Content-Range"] = []string{rg.ContentRange(size)}
+			hdr["Content-Length"] = []string{strconv.FormatInt(rg.Length, 10)}
+			o.code = http.StatusPartialContent
+			w.WriteHeader(o.code)
+			return h.writeBody(w, r, o, body, src, rg.Start, rg.Length)
+		case len(ranges) > 1:
+			if src != nil {
+				b, err := src.wait(r.Context())
+				if err != nil {
+					return h.abortOrGone(o, err)
+				}
+				body = b
+			}
+			mp := byterange.NewMultipart(ranges, e.Header.Get("Content-Type"), size)
+			hdr["Content-Type"] = []string{mp.ContentType()}
+			hdr["Content-Length"] = []string{strconv.FormatInt(mp.ContentLength(), 10)}
+			delete(hdr, "Content-Encoding")
+			o.code = http.StatusPartialContent
+			w.WriteHeader(o.code)
+			n, err := mp.WriteTo(w, bytes.NewReader(body))
+			o.bytes = n
+			if err != nil {
+				o.abort = true
+			}
+			return o
+		}
+	}
+
+	o.code = e.Status
+	w.WriteHeader(o.code)
+	if r.Method == http.MethodHead {
+		return o
+	}
+	return h.writeBody(w, r, o, e.Body, src, 0, -1)
+}
+
+// bodyHeaders describe a body and go when there is none to send.
+var bodyHeaders = []string{"Content-Length", "Content-Type", "Content-Encoding", "Content-Range"}
+
+// writeBody writes [off, off+n) of the body (n < 0: to the end), from the
+// complete body or as it arrives from the flight.
+func (h *Handler) writeBody(w http.ResponseWriter, r *http.Request, o outcome, body []byte, src *flight, off, n int64) outcome {
+	if r.Method == http.MethodHead {
+		return o
+	}
+	if src == nil {
+		end := int64(len(body))
+		if n >= 0 {
+			end = off + n
+		}
+		m, _ := w.Write(body[off:end])
+		o.bytes = int64(m)
+		return o
+	}
+	rc := http.NewResponseController(w)
+	m, err := src.writeRange(r.Context(), w, func() { _ = rc.Flush() }, off, n)
+	o.bytes = m
+	if err != nil {
+		return h.abortOrGone(o, err)
+	}
+	return o
+}
+
+// abortOrGone ends a response that could not be completed: if the client
+// left, there is nobody to tell; otherwise the connection is dropped so the
+// client cannot mistake a cut body for a whole one.
+func (h *Handler) abortOrGone(o outcome, err error) outcome {
+	if errors.Is(err, context.Canceled) {
+		if o.code == 0 {
+			o.code = 499
+		}
+		return o
+	}
+	o.abort = true
+	if o.code == 0 {
+		o.code = http.StatusBadGateway
+	}
+	return o
+}

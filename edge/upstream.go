@@ -1,0 +1,202 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/tern-cdn/tern/edge/httpcache"
+)
+
+// requestKind says what an upstream request is for.
+type requestKind int
+
+const (
+	kindFill requestKind = iota // a GET whose response is shared and may be stored
+	kindPass                    // the client's own request, forwarded as it is
+)
+
+// upstreamRequest builds the request sent upstream for r. A fill drops the
+// client's conditional and range fields (the edge answers those itself from
+// the whole response) and folds Accept-Encoding to what the cache key
+// distinguishes. Forwarding fields are set by the edge, never taken from an
+// untrusted client.
+func (h *Handler) upstreamRequest(ctx context.Context, r *http.Request, s *Site, kind requestKind) *http.Request {
+	u := *s.Origin
+	// A shield adds the origin's base path itself.
+	base, rawBase := "", ""
+	if !h.cfg.Shielded {
+		base, rawBase = strings.TrimSuffix(s.Origin.Path, "/"), strings.TrimSuffix(s.Origin.EscapedPath(), "/")
+	}
+	u.Path = base + r.URL.Path
+	u.RawPath = ""
+	if r.URL.RawPath != "" {
+		u.RawPath = rawBase + r.URL.RawPath
+	}
+	u.RawQuery = r.URL.RawQuery
+	u.Fragment, u.RawFragment = "", ""
+
+	hdr := r.Header.Clone()
+	if hdr == nil {
+		hdr = make(http.Header)
+	}
+	removeHopHeaders(hdr)
+	deleteAll(hdr, spoofableHeaders)
+	method := r.Method
+	if kind == kindFill {
+		method = http.MethodGet
+		deleteAll(hdr, conditionalHeaders)
+		delete(hdr, "Cache-Control")
+		delete(hdr, "Pragma")
+		if ae := httpcache.NormalizeAcceptEncoding(hdr["Accept-Encoding"]); ae != "" {
+			hdr["Accept-Encoding"] = []string{ae}
+		} else {
+			delete(hdr, "Accept-Encoding")
+		}
+	}
+	host := normalizeHost(r.Host)
+	h.setForwarding(hdr, r, host)
+	appendVia(hdr, h.via)
+
+	out := &http.Request{
+		Method:     method,
+		URL:        &u,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     hdr,
+		Host:       host,
+	}
+	if !h.cfg.Shielded && s.OriginHost != "" {
+		out.Host = s.OriginHost
+	}
+	if kind == kindPass && r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		out.Body = r.Body
+		out.ContentLength = r.ContentLength
+	}
+	return out.WithContext(ctx)
+}
+
+// setForwarding sets X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host
+// and Forwarded. A trusted peer's values are kept and appended to.
+func (h *Handler) setForwarding(hdr http.Header, r *http.Request, host string) {
+	ip := remoteIP(r)
+	trusted := ip.IsValid() && h.trusted(ip)
+	proto := "http"
+	if r.TLS != nil {
+		proto = "https"
+	}
+	ipStr := ip.String()
+	if trusted && len(hdr["X-Forwarded-For"]) > 0 {
+		hdr["X-Forwarded-For"] = []string{strings.Join(hdr["X-Forwarded-For"], ", ") + ", " + ipStr}
+	} else {
+		hdr["X-Forwarded-For"] = []string{ipStr}
+	}
+	if !trusted || len(hdr["X-Forwarded-Proto"]) == 0 {
+		hdr["X-Forwarded-Proto"] = []string{proto}
+	}
+	hdr["X-Forwarded-Host"] = []string{host}
+	fwd := "for=" + forwardedNode(ip) + ";host=\"" + host + "\";proto=" + proto
+	if trusted && len(hdr["Forwarded"]) > 0 {
+		fwd = strings.Join(hdr["Forwarded"], ", ") + ", " + fwd
+	}
+	hdr["Forwarded"] = []string{fwd}
+}
+
+func (h *Handler) trusted(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, p := range h.cfg.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func remoteIP(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// forwardedNode formats an address for Forwarded (RFC 7239 §6).
+func forwardedNode(ip netip.Addr) string {
+	switch {
+	case !ip.IsValid():
+		return "unknown"
+	case ip.Is6():
+		return "\"[" + ip.String() + "]\""
+	}
+	return ip.String()
+}
+
+func appendVia(h http.Header, via string) {
+	if old := h["Via"]; len(old) > 0 {
+		h["Via"] = []string{strings.Join(old, ", ") + ", " + via}
+		return
+	}
+	h["Via"] = []string{via}
+}
+
+// looped reports whether a request already passed through this node.
+func (h *Handler) looped(r *http.Request) bool {
+	for _, v := range r.Header["Via"] {
+		for _, hop := range strings.Split(v, ",") {
+			if strings.TrimSpace(hop) == h.via {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// roundTrip sends req upstream, bounding the wait for response headers by
+// the upstream timeout, and counts it.
+func (h *Handler) roundTrip(req *http.Request, cancel context.CancelFunc) (*http.Response, error) {
+	timer := time.AfterFunc(h.cfg.UpstreamTimeout, cancel)
+	start := time.Now()
+	resp, err := h.cfg.Upstream.RoundTrip(req)
+	timedOut := !timer.Stop()
+	h.m.upstreamSeconds.Observe(time.Since(start).Seconds())
+	if err != nil {
+		h.m.upstreamRequests.WithLabelValues("error").Inc()
+		if timedOut {
+			err = errUpstreamTimeout
+		}
+		return nil, err
+	}
+	h.m.upstreamRequests.WithLabelValues(statusClass(resp.StatusCode)).Inc()
+	return resp, nil
+}
+
+var errUpstreamTimeout = errors.New("upstream timed out")
+
+// errorStatus maps an upstream failure to the status a client gets.
+func errorStatus(err error) int {
+	var ne net.Error
+	if errors.Is(err, errUpstreamTimeout) || errors.Is(err, context.DeadlineExceeded) ||
+		(errors.As(err, &ne) && ne.Timeout()) {
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusBadGateway
+}
+
+// cleanResponseHeader prepares an upstream response's header for clients
+// and the store: hop-by-hop fields and Alt-Svc removed, CDN-only fields
+// removed at a client-facing node, this node added to Via.
+func (h *Handler) cleanResponseHeader(hdr http.Header) (upstreamStatus string) {
+	removeHopHeaders(hdr)
+	upstreamStatus = strings.Join(hdr["Cache-Status"], ", ")
+	delete(hdr, "Cache-Status")
+	if h.cfg.ClientFacing {
+		deleteAll(hdr, targetedHeaders)
+	}
+	appendVia(hdr, h.via)
+	return upstreamStatus
+}
