@@ -41,12 +41,12 @@ func TestMissThenHit(t *testing.T) {
 func TestStorable(t *testing.T) {
 	lm := newClock().Now().Add(-10 * time.Hour).Format(http.TimeFormat)
 	tests := []struct {
-		name    string
-		status  int
-		hdr     []string
-		req     []string
-		site    func(*edge.Config)
-		stored  bool
+		name     string
+		status   int
+		hdr      []string
+		req      []string
+		site     func(*edge.Config)
+		stored   bool
 		noCookie bool
 	}{
 		{name: "max-age", status: 200, hdr: []string{"Cache-Control", "max-age=60"}, stored: true},

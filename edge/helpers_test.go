@@ -1,6 +1,7 @@
 package edge_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -227,4 +228,10 @@ func (hs *harness) metric(name string, labels ...string) float64 {
 		}
 	}
 	return sum
+}
+
+func contextWithCancel(t *testing.T) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	return ctx, cancel
 }

@@ -27,7 +27,7 @@ func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *httpcach
 	o := outcome{result: result}
 
 	if e.Status/100 == 2 {
-		switch precond.Evaluate(r.Method, r.Header, precond.Validators{ETag: e.ETag, LastModified: e.LastModified}) {
+		switch precond.Evaluate(r.Method, r.Header, validators(e)) {
 		case precond.NotModified:
 			deleteAll(hdr, bodyHeaders)
 			o.code = http.StatusNotModified
@@ -42,7 +42,7 @@ func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *httpcach
 	}
 
 	if e.Status == http.StatusOK && r.Method == http.MethodGet && len(r.Header["Range"]) > 0 &&
-		precond.IfRange(r.Header, precond.Validators{ETag: e.ETag, LastModified: e.LastModified}) {
+		precond.IfRange(r.Header, validators(e)) {
 		body := e.Body
 		size := int64(len(body))
 		if src != nil {
@@ -144,4 +144,8 @@ func (h *Handler) abortOrGone(o outcome, err error) outcome {
 		o.code = http.StatusBadGateway
 	}
 	return o
+}
+
+func validators(e *httpcache.Entry) precond.Validators {
+	return precond.Validators{ETag: e.ETag, LastModified: e.LastModified, Date: e.Date}
 }

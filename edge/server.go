@@ -25,7 +25,11 @@ type Server struct {
 }
 
 // Listen binds addr and prepares h to be served on it; Serve starts it.
+// Connection-level errors go to log at debug level (nil: discarded).
 func Listen(addr string, h http.Handler, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)

@@ -16,11 +16,11 @@ type Directives struct {
 	// MaxStaleAny is max-stale without a value: any staleness is accepted.
 	MaxStaleAny bool
 
-	NoCache, NoStore, NoTransform       bool
-	Private, Public                     bool
-	MustRevalidate, ProxyRevalidate     bool
-	OnlyIfCached, Immutable             bool
-	present                             bool
+	NoCache, NoStore, NoTransform   bool
+	Private, Public                 bool
+	MustRevalidate, ProxyRevalidate bool
+	OnlyIfCached, Immutable         bool
+	present                         bool
 }
 
 // Present reports whether the field held at least one directive.

@@ -30,6 +30,9 @@ type Entry struct {
 	// answer conditional requests.
 	ETag         string
 	LastModified time.Time
+	// Date is the response's Date, which decides whether Last-Modified is
+	// a strong validator (RFC 9110 §8.8.2.2).
+	Date time.Time
 
 	// Vary lists the canonical names of the request fields the response
 	// varies on, sorted; empty when it does not vary.
@@ -67,6 +70,9 @@ func NewEntry(status int, h http.Header, body []byte, d Decision, requestTime, r
 	}
 	if lm, err := http.ParseTime(h.Get("Last-Modified")); err == nil {
 		e.LastModified = lm
+	}
+	if d, err := http.ParseTime(h.Get("Date")); err == nil {
+		e.Date = d
 	}
 	// Age is computed per request; the stored copy must not carry the
 	// upstream's.

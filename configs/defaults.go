@@ -1,0 +1,81 @@
+package configs
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Byte size units.
+const (
+	KiB ByteSize = 1 << 10
+	MiB ByteSize = 1 << 20
+	GiB ByteSize = 1 << 30
+	TiB ByteSize = 1 << 40
+)
+
+// The defaults documented on the fields of the schema (topology.go). A test
+// checks that each "Default: ..." in a field's doc comment matches what
+// ApplyDefaults sets.
+const (
+	defaultCacheMemory       = 256 * MiB
+	defaultMaxObjectSize     = 16 * MiB
+	defaultUpstreamTimeout   = Duration(15 * time.Second)
+	defaultIdleTimeout       = Duration(4 * time.Second)
+	defaultHeuristicFraction = 0.1
+	defaultHeuristicMax      = Duration(24 * time.Hour)
+	defaultSetCookie         = "pass"
+	defaultDNSTTL            = Duration(30 * time.Second)
+)
+
+// ApplyDefaults sets every field left at its zero value to the default
+// documented on it. It is idempotent. Parse and Load call it; a Topology
+// built in Go should call it before Validate.
+func (t *Topology) ApplyDefaults() {
+	orDefault(&t.Cache.Memory, defaultCacheMemory)
+	orDefault(&t.Cache.MaxObjectSize, defaultMaxObjectSize)
+	orDefault(&t.Upstream.Timeout, defaultUpstreamTimeout)
+	orDefault(&t.Upstream.IdleTimeout, defaultIdleTimeout)
+	orDefault(&t.DNS.TTL, defaultDNSTTL)
+	for i := range t.Sites {
+		c := &t.Sites[i].Cache
+		orDefault(&c.HeuristicFraction, defaultHeuristicFraction)
+		orDefault(&c.HeuristicMax, defaultHeuristicMax)
+		orDefault(&c.SetCookie, defaultSetCookie)
+	}
+	for i := range t.Datacenters {
+		dc := &t.Datacenters[i]
+		for _, nodes := range [][]Node{dc.Shields, dc.Edges} {
+			for j := range nodes {
+				nodes[j].defaultPublic()
+			}
+		}
+	}
+	for i := range t.Origins {
+		rules := t.Origins[i].Rules
+		for j := range rules {
+			orDefault(&rules[j].ETag, new(true))
+			orDefault(&rules[j].LastModified, new(true))
+		}
+	}
+}
+
+// defaultPublic sets Public to the Listen host when it is a specific IP
+// address.
+func (n *Node) defaultPublic() {
+	if len(n.Public) > 0 {
+		return
+	}
+	ip, err := netip.ParseAddr(n.Listen.Host())
+	if err != nil || ip.IsUnspecified() {
+		return
+	}
+	n.Public = []netip.Addr{ip.WithZone("")}
+}
+
+// orDefault sets *v to def when *v is the zero value.
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}

@@ -1,0 +1,87 @@
+package configs
+
+// Role is what a node does.
+type Role string
+
+// The roles of the nodes in a topology.
+const (
+	RoleEdge   Role = "edge"   // a client-facing cache (Datacenter.Edges)
+	RoleShield Role = "shield" // a cache between edges and origins (Datacenter.Shields)
+	RoleOrigin Role = "origin" // a built-in static origin (Topology.Origins)
+)
+
+// NodeRef points at one node of a topology. Its pointers are into the
+// Topology it came from.
+type NodeRef struct {
+	Name string
+	Role Role
+	// Datacenter holds the node; nil for an origin.
+	Datacenter *Datacenter
+	// Node is the edge or shield; nil for an origin.
+	Node *Node
+	// Origin is the static origin; nil for an edge or shield.
+	Origin *StaticOrigin
+}
+
+// Nodes returns every node in file order by kind: the origins first, then,
+// for each datacenter in turn, its shields and then its edges (shields
+// before edges, so that starting nodes in this order starts every node
+// after its upstreams).
+func (t *Topology) Nodes() []NodeRef {
+	var refs []NodeRef
+	for i := range t.Origins {
+		o := &t.Origins[i]
+		refs = append(refs, NodeRef{Name: o.Name, Role: RoleOrigin, Origin: o})
+	}
+	for i := range t.Datacenters {
+		dc := &t.Datacenters[i]
+		refs = appendNodes(refs, dc, dc.Shields, RoleShield)
+		refs = appendNodes(refs, dc, dc.Edges, RoleEdge)
+	}
+	return refs
+}
+
+func appendNodes(refs []NodeRef, dc *Datacenter, nodes []Node, role Role) []NodeRef {
+	for i := range nodes {
+		refs = append(refs, NodeRef{Name: nodes[i].Name, Role: role, Datacenter: dc, Node: &nodes[i]})
+	}
+	return refs
+}
+
+// Lookup finds a node by name.
+func (t *Topology) Lookup(name string) (NodeRef, bool) {
+	for _, n := range t.Nodes() {
+		if n.Name == name {
+			return n, true
+		}
+	}
+	return NodeRef{}, false
+}
+
+// Shields returns the shield nodes, in the order of Nodes.
+func (t *Topology) Shields() []NodeRef { return t.byRole(RoleShield) }
+
+// Edges returns the edge nodes, in the order of Nodes.
+func (t *Topology) Edges() []NodeRef { return t.byRole(RoleEdge) }
+
+func (t *Topology) byRole(role Role) []NodeRef {
+	var refs []NodeRef
+	for _, n := range t.Nodes() {
+		if n.Role == role {
+			refs = append(refs, n)
+		}
+	}
+	return refs
+}
+
+// MemoryFor returns the memory-tier budget of a cache node: its Memory
+// override, else Cache.Memory. It is 0 for an origin, which has no cache.
+func (t *Topology) MemoryFor(n NodeRef) ByteSize {
+	switch {
+	case n.Node == nil:
+		return 0
+	case n.Node.Memory > 0:
+		return n.Node.Memory
+	}
+	return t.Cache.Memory
+}

@@ -1,0 +1,169 @@
+package configs
+
+import "net/netip"
+
+// Topology is the whole CDN: every process reads the same file and runs the
+// node(s) it is told to.
+type Topology struct {
+	// Sites are the hostnames Tern serves and where their content comes from.
+	// Required: at least one.
+	Sites []Site `yaml:"sites"`
+	// Datacenters hold the edge and shield nodes. Required: at least one.
+	Datacenters []Datacenter `yaml:"datacenters"`
+	// Origins are built-in static origin servers (the demo's, and tests').
+	// Optional.
+	Origins []StaticOrigin `yaml:"origins,omitempty"`
+	// Cache sets the cache engine limits of every edge and shield node.
+	Cache Cache `yaml:"cache,omitempty"`
+	// Upstream sets how edges and shields talk to their upstreams.
+	Upstream Upstream `yaml:"upstream,omitempty"`
+	// DNS configures the authoritative geo-DNS. Optional until a dns node exists.
+	DNS DNS `yaml:"dns,omitempty"`
+	// Purge configures the purge API and its bus. Optional until a purge node exists.
+	Purge Purge `yaml:"purge,omitempty"`
+
+	// path is the file the topology was loaded from, for messages.
+	path string
+}
+
+// Site is one customer property: the hostnames it answers and its origin.
+type Site struct {
+	// Name identifies the site in logs and metrics. Required, unique.
+	Name string `yaml:"name"`
+	// Hosts are the Host header values that select this site (lower case,
+	// no port). Required: at least one; a host belongs to one site only.
+	Hosts []string `yaml:"hosts"`
+	// Origin is the base URL of the customer's origin (http or https, no
+	// query). Required.
+	Origin URL `yaml:"origin"`
+	// HostHeader is the Host sent to the origin. Default: the client's Host.
+	HostHeader string `yaml:"host_header,omitempty"`
+	// Cache overrides the cache policy for this site.
+	Cache SiteCache `yaml:"cache,omitempty"`
+}
+
+// SiteCache is the per-site cache policy. Zero values take the defaults
+// documented on each field.
+type SiteCache struct {
+	// DefaultTTL is the freshness given to a cacheable response that carries
+	// no explicit freshness and no Last-Modified. Default: 0 (not stored
+	// unless it has a validator).
+	DefaultTTL Duration `yaml:"default_ttl,omitempty"`
+	// HeuristicFraction is the share of (Date - Last-Modified) used as
+	// heuristic freshness (RFC 9111 §4.2.2). Default: 0.1.
+	HeuristicFraction float64 `yaml:"heuristic_fraction,omitempty"`
+	// HeuristicMax caps heuristic freshness. Default: 24h.
+	HeuristicMax Duration `yaml:"heuristic_max,omitempty"`
+	// StaleWhileRevalidate applies when a response does not say (RFC 5861).
+	// Default: 0s.
+	StaleWhileRevalidate Duration `yaml:"stale_while_revalidate,omitempty"`
+	// StaleIfError applies when a response does not say (RFC 5861).
+	// Default: 0s.
+	StaleIfError Duration `yaml:"stale_if_error,omitempty"`
+	// SetCookie decides what happens to responses carrying Set-Cookie:
+	// "pass" (never stored) or "strip" (stored with Set-Cookie removed).
+	// Default: "pass".
+	SetCookie string `yaml:"set_cookie,omitempty"`
+}
+
+// Datacenter is one location with its edge and shield nodes.
+type Datacenter struct {
+	// Name identifies the data center. Required, unique.
+	Name string `yaml:"name"`
+	// City is for people; it is not used for steering. Optional.
+	City string `yaml:"city,omitempty"`
+	// Country is the ISO 3166-1 alpha-2 code. Optional.
+	Country string `yaml:"country,omitempty"`
+	// Continent is a two-letter continent code (AF AN AS EU NA OC SA). Optional.
+	Continent string `yaml:"continent,omitempty"`
+	// Lat and Lon locate the data center for nearest-DC steering (degrees).
+	Lat float64 `yaml:"lat"`
+	Lon float64 `yaml:"lon"`
+	// Edges are the client-facing cache nodes.
+	Edges []Node `yaml:"edges,omitempty"`
+	// Shields are the cache nodes between edges and origins.
+	Shields []Node `yaml:"shields,omitempty"`
+}
+
+// Node is one edge or shield process.
+type Node struct {
+	// Name is the node's name for `tern run --node`. Required, unique across
+	// the topology.
+	Name string `yaml:"name"`
+	// Listen is the plain HTTP listen address (host:port). Required.
+	Listen Addr `yaml:"listen"`
+	// Admin is the listen address of /metrics, /healthz and /readyz. Required.
+	Admin Addr `yaml:"admin"`
+	// Public are the addresses DNS hands out for this node. Default: the
+	// Listen host, when it is an IP address other than 0.0.0.0 or ::.
+	Public []netip.Addr `yaml:"public,omitempty"`
+	// Memory overrides Cache.Memory for this node.
+	Memory ByteSize `yaml:"memory,omitempty"`
+}
+
+// StaticOrigin is a built-in origin that serves files from a folder.
+type StaticOrigin struct {
+	// Name is the node's name for `tern run --node`. Required, unique.
+	Name string `yaml:"name"`
+	// Listen is the HTTP listen address. Required.
+	Listen Addr `yaml:"listen"`
+	// Admin is the listen address of /metrics, /healthz and /readyz. Optional.
+	Admin Addr `yaml:"admin,omitempty"`
+	// Root is the folder served. A relative path is taken from the working
+	// directory. Required.
+	Root string `yaml:"root"`
+	// Rules set response headers by path pattern; the first match wins.
+	Rules []OriginRule `yaml:"rules,omitempty"`
+}
+
+// OriginRule sets the caching headers of the paths it matches.
+type OriginRule struct {
+	// Match is a path.Match pattern against the URL path ("/img/*") or, when
+	// it has no slash, against the file's base name ("*.js"). Required.
+	Match string `yaml:"match"`
+	// CacheControl is sent as Cache-Control. Optional.
+	CacheControl string `yaml:"cache_control,omitempty"`
+	// SurrogateKeys are sent space-separated as Surrogate-Key. Optional.
+	SurrogateKeys []string `yaml:"surrogate_keys,omitempty"`
+	// ETag controls the strong ETag (a content hash). Default: true.
+	ETag *bool `yaml:"etag,omitempty"`
+	// LastModified controls Last-Modified (the file's mtime). Default: true.
+	LastModified *bool `yaml:"last_modified,omitempty"`
+	// Headers are sent as they are. Optional.
+	Headers map[string]string `yaml:"headers,omitempty"`
+}
+
+// Cache holds the cache engine limits of edge and shield nodes.
+type Cache struct {
+	// Memory is the memory tier's byte budget. Default: 256MiB.
+	Memory ByteSize `yaml:"memory,omitempty"`
+	// MaxObjectSize is the largest body stored; larger ones stream through
+	// uncached. Default: 16MiB.
+	MaxObjectSize ByteSize `yaml:"max_object_size,omitempty"`
+}
+
+// Upstream sets how caches fetch from their upstreams.
+type Upstream struct {
+	// Timeout bounds the wait for an upstream's response headers. Default: 15s.
+	Timeout Duration `yaml:"timeout,omitempty"`
+	// IdleTimeout closes idle upstream connections; keep it below the
+	// origin's own (often 5s). Default: 4s.
+	IdleTimeout Duration `yaml:"idle_timeout,omitempty"`
+}
+
+// DNS configures the authoritative geo-DNS (served by dns nodes).
+type DNS struct {
+	// Zones are the zones served authoritatively. Optional.
+	Zones []string `yaml:"zones,omitempty"`
+	// TTL of geo-steered answers. Default: 30s.
+	TTL Duration `yaml:"ttl,omitempty"`
+}
+
+// Purge configures the purge API (served by purge nodes).
+type Purge struct {
+	// Listen is the purge API's address. Optional until a purge node exists.
+	Listen Addr `yaml:"listen,omitempty"`
+	// TokenEnv names the environment variable holding the API token; tokens
+	// are never written in the file. Optional.
+	TokenEnv string `yaml:"token_env,omitempty"`
+}

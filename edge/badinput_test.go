@@ -1,0 +1,125 @@
+package edge_test
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tern-cdn/tern/edge"
+)
+
+// rawRequest writes raw bytes to a server listening at addr and returns
+// the status line of the reply ("" if the server closed without one).
+func rawRequest(t *testing.T, addr, raw string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte(raw)); err != nil {
+		return ""
+	}
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	return strings.TrimSpace(line)
+}
+
+// TestBadRequests sends malformed and hostile requests to the edge on a
+// real listener (with the same limits the node's server uses): each gets
+// a clear 4xx and none reaches the origin.
+func TestBadRequests(t *testing.T) {
+	hs := newHarness(t, fixed("x", "Cache-Control", "max-age=60"))
+	srv, err := edge.Listen("127.0.0.1:0", hs.h, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve()
+	t.Cleanup(func() { srv.Shutdown(t.Context()) })
+	addr := srv.Addr().String()
+	originHost := strings.TrimPrefix(hs.origin.URL, "http://")
+
+	tests := []struct {
+		name, raw, want string
+	}{
+		{"garbage", "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n", "HTTP/1.1 400"},
+		{"no version", "GET /\r\n\r\n", "HTTP/1.1 400"},
+		{"bad method token", "G(T / HTTP/1.1\r\nHost: www.cdn.test\r\n\r\n", "HTTP/1.1 400"},
+		{"space in header name", "GET / HTTP/1.1\r\nHost: www.cdn.test\r\nBad Header: 1\r\n\r\n", "HTTP/1.1 400"},
+		{"two hosts", "GET / HTTP/1.1\r\nHost: www.cdn.test\r\nHost: evil.example\r\n\r\n", "HTTP/1.1 400"},
+		{"no host", "GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 400"},
+		{"oversized header", "GET / HTTP/1.1\r\nHost: www.cdn.test\r\nX-Big: " + strings.Repeat("a", 100<<10) + "\r\n\r\n", "HTTP/1.1 431"},
+		{"oversized request line", "GET /" + strings.Repeat("a", 100<<10) + " HTTP/1.1\r\nHost: www.cdn.test\r\n\r\n", "HTTP/1.1 431"},
+		{"absolute-form to another host", "GET http://" + originHost + "/x HTTP/1.1\r\nHost: www.cdn.test\r\n\r\n", "HTTP/1.1 421"},
+		{"absolute-form to evil", "GET http://evil.example/x HTTP/1.1\r\nHost: www.cdn.test\r\n\r\n", "HTTP/1.1 421"},
+		{"connect", "CONNECT " + originHost + " HTTP/1.1\r\nHost: www.cdn.test\r\n\r\n", "HTTP/1.1 4"},
+		{"connect to site", "CONNECT www.cdn.test:80 HTTP/1.1\r\nHost: www.cdn.test\r\n\r\n", "HTTP/1.1 405"},
+		{"trace", "TRACE / HTTP/1.1\r\nHost: www.cdn.test\r\n\r\n", "HTTP/1.1 405"},
+		// net/http answers OPTIONS * itself, without the handler.
+		{"asterisk", "OPTIONS * HTTP/1.1\r\nHost: www.cdn.test\r\n\r\n", "HTTP/1.1 200"},
+		{"bad range", "GET /x HTTP/1.1\r\nHost: www.cdn.test\r\nRange: bytes=--1\r\n\r\n", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := rawRequest(t, addr, tt.raw)
+			if tt.want != "" && !strings.HasPrefix(got, tt.want) {
+				t.Fatalf("status line %q, want %q", got, tt.want)
+			}
+		})
+	}
+	// Only the bad-range request reached the origin (to fill the cache).
+	hs.expectHits(1)
+	if got := rawRequest(t, addr, "GET /x HTTP/1.1\r\nHost: www.cdn.test\r\nRange: bytes=5-1\r\n\r\n"); got != "HTTP/1.1 416 Requested Range Not Satisfiable" {
+		t.Errorf("reversed range: %q", got)
+	}
+}
+
+// TestRangeAbuseIsBounded sends the overlapping-ranges amplification
+// request: the edge must not answer with more bytes than the object.
+func TestRangeAbuseIsBounded(t *testing.T) {
+	body := strings.Repeat("z", 1000)
+	hs := newHarness(t, fixed(body, "Cache-Control", "max-age=60"))
+	var ranges []string
+	for i := 0; i < 1300; i++ {
+		ranges = append(ranges, fmt.Sprintf("%d-%d", i%500, 999))
+	}
+	r := hs.get("/x", "Range", "bytes="+strings.Join(ranges, ","))
+	if len(r.body) > len(body)+1000 {
+		t.Fatalf("answered %d bytes for a %d byte object (status %d)", len(r.body), len(body), r.code)
+	}
+	if r.code != http.StatusOK && r.code != http.StatusRequestedRangeNotSatisfiable {
+		t.Errorf("status %d", r.code)
+	}
+}
+
+// TestClientGoneDuringFill checks that a client leaving mid-fill neither
+// stops the fill for others nor leaks goroutines (goleak in TestMain).
+func TestClientGoneDuringFill(t *testing.T) {
+	release := make(chan struct{})
+	hs := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Write([]byte("done"))
+	})
+	req := httptest.NewRequest("GET", "/x", nil)
+	req.Host = "www.cdn.test"
+	ctx, cancel := contextWithCancel(t)
+	req = req.WithContext(ctx)
+	rec := httptest.NewRecorder()
+	finished := make(chan struct{})
+	go func() { hs.h.ServeHTTP(rec, req); close(finished) }()
+	waitFor(t, func() bool { return hs.hits() == 1 })
+	cancel()
+	<-finished
+	close(release)
+	waitFor(t, func() bool {
+		r := hs.get("/x")
+		return r.body == "done" && strings.Contains(r.status(), "hit")
+	})
+	hs.expectHits(1)
+}

@@ -1,0 +1,5 @@
+//go:build race
+
+package byterange
+
+const raceEnabled = true
