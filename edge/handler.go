@@ -87,7 +87,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) outcome {
 	site, ok := h.sites[host]
 	if !ok {
 		// Never an open proxy: an unknown host gets no upstream request.
-		return h.fail(w, http.StatusMisdirectedRequest, "unknown host", "host not served here")
+		return h.fail(w, http.StatusMisdirectedRequest, "unknown-host", "host not served here")
 	}
 	switch r.Method {
 	case http.MethodConnect, http.MethodTrace:

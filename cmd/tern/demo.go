@@ -1,0 +1,39 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/tern-cdn/tern/edge"
+)
+
+// printDemo tells a person what the demo runs and what to try.
+func printDemo(w io.Writer, nodes []*edge.Node) {
+	fmt.Fprintln(w, "Tern demo: every node of configs/demo.yaml is running on loopback.")
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tROLE\tLISTEN\tADMIN (/metrics /healthz /readyz)")
+	for _, n := range nodes {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n.Name, n.Role, n.Listen, n.Admin)
+	}
+	tw.Flush()
+	fmt.Fprint(w, `
+Try:
+  # a miss that is stored, then a hit with Age (run it twice)
+  curl -si -H 'Host: www.cdn.test' http://127.0.1.1:8080/app.js
+  # a range: 206 with exactly 100 bytes
+  curl -si -r 0-99 -H 'Host: www.cdn.test' http://127.0.1.1:8080/video/demo.mp4 -o /dev/null -w '%{http_code} %{size_download}\n'
+  # a conditional request answered from the cache
+  curl -si -H 'Host: www.cdn.test' -H 'If-None-Match: *' http://127.0.1.1:8080/style.css
+  # an unknown host: 421, and no upstream request
+  curl -si -H 'Host: evil.example' http://127.0.1.1:8080/
+  # the site in a browser, through the eu-west edge: map the name first, e.g.
+  #   echo '127.0.1.1 www.cdn.test' | sudo tee -a /etc/hosts   then open http://www.cdn.test:8080/
+  # or  chromium --host-resolver-rules='MAP www.cdn.test 127.0.1.1' http://www.cdn.test:8080/
+  # metrics of an edge
+  curl -s http://127.0.1.1:9100/metrics | grep tern_edge_requests_total
+
+Stop with Ctrl-C.
+`)
+}

@@ -1,0 +1,136 @@
+// Command tern runs the nodes of a Tern CDN topology.
+//
+//	tern run --config FILE --node NAME [--data-dir DIR]
+//	tern demo [--data-dir DIR]
+//	tern config check FILE
+//	tern version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tern-cdn/tern/configs"
+	"github.com/tern-cdn/tern/edge"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `usage:
+  tern run --config FILE --node NAME [--data-dir DIR]   run one node of a topology
+  tern demo [--data-dir DIR]                            run every node of the demo topology
+  tern config check FILE                                load and validate a topology
+  tern version                                          print the version
+`
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "tern:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command")
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	switch args[0] {
+	case "run":
+		fs := flag.NewFlagSet("run", flag.ContinueOnError)
+		config := fs.String("config", "", "topology file")
+		node := fs.String("node", "", "name of the node to run")
+		dataDir := fs.String("data-dir", defaultDataDir(), "where caches, keys and state live")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if *config == "" || *node == "" {
+			return errors.New("run needs --config and --node")
+		}
+		t, err := configs.Load(*config)
+		if err != nil {
+			return err
+		}
+		ref, ok := t.Lookup(*node)
+		if !ok {
+			return fmt.Errorf("%s: no node named %q", *config, *node)
+		}
+		return serve(t, []configs.NodeRef{ref}, *dataDir, log, nil)
+	case "demo":
+		fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+		dataDir := fs.String("data-dir", defaultDataDir(), "where caches, keys and state live")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		t, err := configs.Demo()
+		if err != nil {
+			return err
+		}
+		return serve(t, t.Nodes(), *dataDir, log, func(nodes []*edge.Node) { printDemo(stdout, nodes) })
+	case "config":
+		if len(args) != 3 || args[1] != "check" {
+			return errors.New("usage: tern config check FILE")
+		}
+		t, err := configs.Load(args[2])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: ok (%d sites, %d nodes)\n", args[2], len(t.Sites), len(t.Nodes()))
+		return nil
+	case "version":
+		fmt.Fprintln(stdout, "tern", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// serve builds the nodes, runs them until SIGINT or SIGTERM, and shuts
+// them down gracefully. started runs once every node listens.
+func serve(t *configs.Topology, refs []configs.NodeRef, dataDir string, log *slog.Logger, started func([]*edge.Node)) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var nodes []*edge.Node
+	for i, ref := range refs {
+		n, err := edge.NewNode(t, ref, edge.NodeOptions{DataDir: dataDir, Logger: log, ProcessMetrics: i == 0})
+		if err != nil {
+			stop()
+			for _, n := range nodes {
+				n.Run(ctx) // already cancelled: releases its listeners
+			}
+			return err
+		}
+		nodes = append(nodes, n)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, n := range nodes {
+		g.Go(func() error { return n.Run(gctx) })
+	}
+	if started != nil {
+		started(nodes)
+	}
+	return g.Wait()
+}
+
+func defaultDataDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return filepath.Join(dir, "tern")
+}

@@ -1,0 +1,239 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tern-cdn/tern/configs"
+	"github.com/tern-cdn/tern/edge/httpcache"
+	"github.com/tern-cdn/tern/origin"
+	"github.com/tern-cdn/tern/origin/static"
+)
+
+// ShutdownTimeout is how long a stopping node lets requests in progress
+// finish before it closes their connections.
+const ShutdownTimeout = 10 * time.Second
+
+// NodeOptions are the process-level settings of a node.
+type NodeOptions struct {
+	// DataDir holds the node's caches, keys and state, in a folder per node.
+	DataDir string
+	// Logger is the process logger; the node adds its name.
+	Logger *slog.Logger
+	// ProcessMetrics adds Go runtime and process collectors to the node's
+	// registry. Set it for one node per process.
+	ProcessMetrics bool
+}
+
+// Node is one running role of the topology (an edge, a shield or a static
+// origin) with its listeners: traffic and admin.
+type Node struct {
+	Name    string
+	Role    configs.Role
+	Listen  string
+	Admin   string
+	log     *slog.Logger
+	traffic *Server
+	admin   *Server
+	ready   atomic.Bool
+	closers []func()
+}
+
+// NewNode builds the node ref names and binds its listeners, so that a
+// port in use is reported before anything runs.
+func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	log := opts.Logger.With("node", ref.Name, "role", string(ref.Role))
+	reg := prometheus.NewRegistry()
+	if opts.ProcessMetrics {
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	n := &Node{Name: ref.Name, Role: ref.Role, log: log}
+
+	var handler http.Handler
+	var listen, admin configs.Addr
+	switch ref.Role {
+	case configs.RoleOrigin:
+		o := ref.Origin
+		listen, admin = o.Listen, o.Admin
+		srv, err := static.New(staticConfig(o), reg, log)
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", ref.Name, err)
+		}
+		handler = srv
+	case configs.RoleEdge, configs.RoleShield:
+		listen, admin = ref.Node.Listen, ref.Node.Admin
+		if opts.DataDir != "" {
+			dir := filepath.Join(opts.DataDir, ref.Name)
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("node %s: data dir: %w", ref.Name, err)
+			}
+		}
+		h, err := newCacheHandler(t, ref, reg, log, n)
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", ref.Name, err)
+		}
+		handler = h
+	default:
+		return nil, fmt.Errorf("node %s: role %q cannot run yet", ref.Name, ref.Role)
+	}
+
+	var err error
+	if n.traffic, err = Listen(listen.String(), handler, log); err != nil {
+		n.close()
+		return nil, fmt.Errorf("node %s: %w", ref.Name, err)
+	}
+	n.Listen = n.traffic.Addr().String()
+	if !admin.IsZero() {
+		ah := AdminHandler(reg, func() error {
+			if !n.ready.Load() {
+				return errors.New("starting")
+			}
+			return nil
+		})
+		if n.admin, err = Listen(admin.String(), ah, log); err != nil {
+			n.traffic.ln.Close()
+			n.close()
+			return nil, fmt.Errorf("node %s: admin: %w", ref.Name, err)
+		}
+		n.Admin = n.admin.Addr().String()
+	}
+	return n, nil
+}
+
+// newCacheHandler builds the cache of an edge or a shield: an edge's
+// upstream is the topology's shields (the origin when there are none), a
+// shield's is the origin.
+func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.Registry, log *slog.Logger, n *Node) (*Handler, error) {
+	store, err := httpcache.NewMemory(t.MemoryFor(ref).Int64())
+	if err != nil {
+		return nil, err
+	}
+	n.closers = append(n.closers, store.Close)
+	RegisterStoreMetrics(reg, store)
+
+	transport := origin.NewTransport(origin.TransportConfig{IdleTimeout: t.Upstream.IdleTimeout.D()})
+	n.closers = append(n.closers, transport.CloseIdleConnections)
+	var upstream http.RoundTripper = transport
+	shielded := false
+	var trusted []netip.Prefix
+	if ref.Role == configs.RoleEdge && len(t.Shields()) > 0 {
+		var bases []string
+		for _, s := range t.Shields() {
+			bases = append(bases, "http://"+s.Node.Listen.String())
+		}
+		if upstream, err = origin.NewShields(bases, transport); err != nil {
+			return nil, err
+		}
+		shielded = true
+	}
+	if ref.Role == configs.RoleShield {
+		// A shield keeps the client address its edges forward.
+		for _, e := range t.Edges() {
+			if ip, err := netip.ParseAddr(e.Node.Listen.Host()); err == nil {
+				trusted = append(trusted, netip.PrefixFrom(ip, ip.BitLen()))
+			}
+			for _, ip := range e.Node.Public {
+				trusted = append(trusted, netip.PrefixFrom(ip, ip.BitLen()))
+			}
+		}
+	}
+	var sites []Site
+	for _, s := range t.Sites {
+		sites = append(sites, Site{
+			Name:       s.Name,
+			Hosts:      s.Hosts,
+			Origin:     s.Origin.URL(),
+			OriginHost: s.HostHeader,
+			Policy: httpcache.Policy{
+				DefaultTTL:           s.Cache.DefaultTTL.D(),
+				HeuristicFraction:    s.Cache.HeuristicFraction,
+				HeuristicMax:         s.Cache.HeuristicMax.D(),
+				StaleWhileRevalidate: s.Cache.StaleWhileRevalidate.D(),
+				StaleIfError:         s.Cache.StaleIfError.D(),
+				StoreSetCookie:       s.Cache.SetCookie == "strip",
+			},
+		})
+	}
+	h, err := NewHandler(Config{
+		Node:            ref.Name,
+		Sites:           sites,
+		Upstream:        upstream,
+		Shielded:        shielded,
+		ClientFacing:    ref.Role == configs.RoleEdge,
+		Store:           store,
+		MaxObjectSize:   t.Cache.MaxObjectSize.Int64(),
+		UpstreamTimeout: t.Upstream.Timeout.D(),
+		TrustedProxies:  trusted,
+		Logger:          log,
+		Registerer:      reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The handler stops before the store it writes to.
+	n.closers = append([]func(){h.Close}, n.closers...)
+	return h, nil
+}
+
+func staticConfig(o *configs.StaticOrigin) static.Config {
+	cfg := static.Config{Root: o.Root}
+	for _, r := range o.Rules {
+		cfg.Rules = append(cfg.Rules, static.Rule{
+			Match:         r.Match,
+			CacheControl:  r.CacheControl,
+			SurrogateKeys: r.SurrogateKeys,
+			ETag:          r.ETag == nil || *r.ETag,
+			LastModified:  r.LastModified == nil || *r.LastModified,
+			Headers:       r.Headers,
+		})
+	}
+	return cfg
+}
+
+// Run serves until ctx ends, then shuts down gracefully: listeners close,
+// requests in progress get ShutdownTimeout to finish.
+func (n *Node) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(n.traffic.Serve)
+	if n.admin != nil {
+		g.Go(n.admin.Serve)
+	}
+	n.ready.Store(true)
+	n.log.Info("node started", "listen", n.Listen, "admin", n.Admin)
+	g.Go(func() error {
+		<-gctx.Done()
+		n.ready.Store(false)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
+		defer cancel()
+		err := n.traffic.Shutdown(sctx)
+		if n.admin != nil {
+			n.admin.Shutdown(sctx)
+		}
+		n.close()
+		n.log.Info("node stopped")
+		return err
+	})
+	return g.Wait()
+}
+
+func (n *Node) close() {
+	for _, c := range n.closers {
+		c()
+	}
+	n.closers = nil
+}

@@ -1,0 +1,211 @@
+package edge_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tern-cdn/tern/configs"
+	"github.com/tern-cdn/tern/edge"
+)
+
+// demoOnFreePorts loads the demo topology and starts its nodes one by one
+// on port 0 of their own addresses, pointing each tier at the ports the
+// one before it got. It returns the running nodes by name.
+func demoOnFreePorts(t *testing.T) map[string]*edge.Node {
+	t.Helper()
+	top, err := configs.Demo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	top.Origins[0].Root = "../testdata/site"
+	free := func(a configs.Addr) configs.Addr {
+		b, err := configs.ParseAddr(a.Host() + ":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 8)
+	nodes := map[string]*edge.Node{}
+	start := func(ref configs.NodeRef) *edge.Node {
+		n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { done <- n.Run(ctx) }()
+		nodes[ref.Name] = n
+		return n
+	}
+	t.Cleanup(func() {
+		cancel()
+		for range nodes {
+			if err := <-done; err != nil {
+				t.Errorf("node stopped with %v", err)
+			}
+		}
+	})
+
+	o := &top.Origins[0]
+	o.Listen, o.Admin = free(o.Listen), free(o.Admin)
+	on := start(configs.NodeRef{Name: o.Name, Role: configs.RoleOrigin, Origin: o})
+	u, err := configs.ParseURL("http://" + on.Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top.Sites[0].Origin = u
+	for _, role := range []configs.Role{configs.RoleShield, configs.RoleEdge} {
+		for _, ref := range top.Nodes() {
+			if ref.Role != role {
+				continue
+			}
+			ref.Node.Listen, ref.Node.Admin = free(ref.Node.Listen), free(ref.Node.Admin)
+			n := start(ref)
+			// Edges built after this find the shield at its real port.
+			ref.Node.Listen, _ = configs.ParseAddr(n.Listen)
+		}
+	}
+	return nodes
+}
+
+func fetch(t *testing.T, url string, hdr ...string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Host = "www.cdn.test"
+	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i] == "Host" {
+			req.Host = hdr[i+1]
+		} else {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func metricLine(t *testing.T, admin, prefix string) string {
+	t.Helper()
+	_, body := fetch(t, "http://"+admin+"/metrics")
+	for _, l := range strings.Split(body, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+	return ""
+}
+
+// TestDemoTopology runs every demo node (origin, shield, three edges) on
+// its loopback address and checks the path edge → shield → origin.
+func TestDemoTopology(t *testing.T) {
+	nodes := demoOnFreePorts(t)
+	eu, us := nodes["eu-west-1"], nodes["us-east-1"]
+	origin := nodes["origin"]
+	appJS, err := os.ReadFile("../testdata/site/app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	resp, body := fetch(t, "http://"+eu.Listen+"/app.js")
+	if resp.StatusCode != 200 || body != string(appJS) {
+		t.Fatalf("miss: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	if got := resp.Header.Get("Cache-Status"); got != "tern-shield-1; fwd=miss; stored, tern-eu-west-1; fwd=miss; stored" {
+		t.Errorf("miss Cache-Status %q", got)
+	}
+	if resp.Header.Get("Surrogate-Key") != "" {
+		t.Errorf("Surrogate-Key reached the client")
+	}
+	resp, _ = fetch(t, "http://"+eu.Listen+"/app.js")
+	if !strings.HasPrefix(resp.Header.Get("Cache-Status"), "tern-eu-west-1; hit") || resp.Header.Get("Age") == "" {
+		t.Errorf("second request: %q, Age %q", resp.Header.Get("Cache-Status"), resp.Header.Get("Age"))
+	}
+	// Another edge finds it on the shield.
+	resp, _ = fetch(t, "http://"+us.Listen+"/app.js")
+	if got := resp.Header.Get("Cache-Status"); !strings.HasPrefix(got, "tern-shield-1; hit") {
+		t.Errorf("us-east via shield: %q", got)
+	}
+	if got := metricLine(t, origin.Admin, `tern_origin_requests_total{code="2xx"}`); got != `tern_origin_requests_total{code="2xx"} 1` {
+		t.Errorf("origin requests: %q", got)
+	}
+
+	resp, body = fetch(t, "http://"+eu.Listen+"/video/demo.mp4", "Range", "bytes=0-99")
+	if resp.StatusCode != 206 || len(body) != 100 || !strings.HasPrefix(resp.Header.Get("Content-Range"), "bytes 0-99/") {
+		t.Errorf("range: %d, %d bytes, %q", resp.StatusCode, len(body), resp.Header.Get("Content-Range"))
+	}
+
+	// Unknown host: refused at the edge, nothing upstream.
+	before := metricLine(t, origin.Admin, `tern_origin_requests_total{code="2xx"}`)
+	resp, _ = fetch(t, "http://"+eu.Listen+"/", "Host", "evil.example")
+	if resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("unknown host: %d", resp.StatusCode)
+	}
+	if after := metricLine(t, origin.Admin, `tern_origin_requests_total{code="2xx"}`); after != before {
+		t.Errorf("unknown host reached the origin: %q -> %q", before, after)
+	}
+	// The shield counts the video once the edge has read all of it.
+	waitFor(t, func() bool {
+		return metricLine(t, nodes["shield-1"].Admin, `tern_edge_requests_total{cache="miss",code="2xx"}`) == `tern_edge_requests_total{cache="miss",code="2xx"} 2`
+	})
+
+	for _, n := range nodes {
+		for _, p := range []string{"/healthz", "/readyz"} {
+			if resp, _ := fetch(t, "http://"+n.Admin+p); resp.StatusCode != 200 {
+				t.Errorf("%s %s: %d", n.Name, p, resp.StatusCode)
+			}
+		}
+	}
+}
+
+// TestNodeShutdownWaitsForRequests checks the graceful stop: a request in
+// progress completes; new connections are refused.
+func TestNodeShutdownWaitsForRequests(t *testing.T) {
+	top, err := configs.Demo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	slow := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		w.Write([]byte("late"))
+	})
+	top.Sites[0].Origin, _ = configs.ParseURL(slow.origin.URL)
+	ref, _ := top.Lookup("shield-1")
+	ref.Node.Listen, _ = configs.ParseAddr("127.0.0.1:0")
+	ref.Node.Admin, _ = configs.ParseAddr("127.0.0.1:0")
+	n, err := edge.NewNode(top, ref, edge.NodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { stopped <- n.Run(ctx) }()
+
+	got := make(chan string, 1)
+	go func() {
+		_, body := fetch(t, "http://"+n.Listen+"/slow")
+		got <- body
+	}()
+	waitFor(t, func() bool { return slow.hits() == 1 })
+	cancel()
+	time.Sleep(50 * time.Millisecond) // let Shutdown close the listener
+	close(release)
+	if b := <-got; b != "late" {
+		t.Errorf("in-flight request got %q", b)
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	if _, err := http.Get("http://" + n.Listen + "/"); err == nil {
+		t.Errorf("stopped node still accepts connections")
+	}
+}
