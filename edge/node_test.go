@@ -134,9 +134,10 @@ func TestDemoTopology(t *testing.T) {
 	if got := resp.Header.Get("Cache-Status"); !strings.HasPrefix(got, "tern-shield-1; hit") {
 		t.Errorf("us-east via shield: %q", got)
 	}
-	if got := metricLine(t, origin.Admin, `tern_origin_requests_total{code="2xx"}`); got != `tern_origin_requests_total{code="2xx"} 1` {
-		t.Errorf("origin requests: %q", got)
-	}
+	// The origin counts a request once it has written all of it.
+	waitFor(t, func() bool {
+		return metricLine(t, origin.Admin, `tern_origin_requests_total{code="2xx"}`) == `tern_origin_requests_total{code="2xx"} 1`
+	})
 
 	resp, body = fetch(t, "http://"+eu.Listen+"/video/demo.mp4", "Range", "bytes=0-99")
 	if resp.StatusCode != 206 || len(body) != 100 || !strings.HasPrefix(resp.Header.Get("Content-Range"), "bytes 0-99/") {
@@ -144,6 +145,9 @@ func TestDemoTopology(t *testing.T) {
 	}
 
 	// Unknown host: refused at the edge, nothing upstream.
+	waitFor(t, func() bool {
+		return metricLine(t, origin.Admin, `tern_origin_requests_total{code="2xx"}`) == `tern_origin_requests_total{code="2xx"} 2`
+	})
 	before := metricLine(t, origin.Admin, `tern_origin_requests_total{code="2xx"}`)
 	resp, _ = fetch(t, "http://"+eu.Listen+"/", "Host", "evil.example")
 	if resp.StatusCode != http.StatusMisdirectedRequest {
