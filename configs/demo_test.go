@@ -48,7 +48,7 @@ func TestDemo(t *testing.T) {
 		got = append(got, nd)
 	}
 	want := []node{
-		{"origin", "origin", "", "127.0.0.1:9000", "127.0.0.1:9102"},
+		{"origin", "origin", "", "127.0.0.1:9000", "127.0.0.1:9099"},
 		{"eu-west-1", "edge", "eu-west", "127.0.1.1:8080", "127.0.1.1:9100"},
 		{"shield-1", "shield", "us-east", "127.0.0.1:9001", "127.0.0.1:9101"},
 		{"us-east-1", "edge", "us-east", "127.0.2.1:8080", "127.0.2.1:9100"},
