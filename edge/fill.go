@@ -59,7 +59,7 @@ func (h *Handler) serveFill(w http.ResponseWriter, r *http.Request, s *Site, pri
 		if stale != nil && stale.MustRevalidate {
 			return h.fail(w, http.StatusGatewayTimeout, "must-revalidate", "the stored response must be revalidated and upstream failed")
 		}
-		return h.fail(w, f.errCode, "upstream-error", f.err.Error())
+		return h.fail(w, f.errCode, "upstream-error", upstreamErrorText(f.errCode))
 	}
 	e := f.entry
 	if len(e.Vary) > 0 && httpcache.VaryKey(e.Vary, r.Header) != httpcache.VaryKey(e.Vary, f.reqHeader) {
@@ -96,10 +96,13 @@ func (h *Handler) refresh(r *http.Request, s *Site, primary, key string, stale *
 		func() *flight { return newFlight(key, r.Header.Clone(), gone) },
 		func(f *flight) {
 			h.goSafe(func() {
+				// fill returns once the outcome is final and any body is
+				// complete or cut short.
 				h.fill(f, fr)
-				if f.err != nil {
-					h.m.backgroundErrors.Inc()
-				} else if _, err := f.wait(h.ctx); err != nil {
+				f.mu.Lock()
+				bodyErr := f.bodyErr
+				f.mu.Unlock()
+				if f.err != nil || bodyErr != nil {
 					h.m.backgroundErrors.Inc()
 				}
 			})
@@ -137,7 +140,7 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 		if err != nil {
 			f.errCode, f.err = errorStatus(err), err
 			h.cfg.Logger.Warn("edge: upstream fetch failed", "key", fr.primary, "err", err)
-			close(f.ready)
+			h.settle(f)
 			return
 		}
 	}
@@ -149,7 +152,7 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 	}()
 
 	if resp.StatusCode == http.StatusNotModified && stale != nil {
-		d := fr.site.Policy.Decide(fr.r.Header, stale.Status, mergedHeader(stale.Header, resp.Header), respTime)
+		d := fr.site.Policy.Decide(fr.r.Header, stale.Status, mergedHeader(stale.Header, resp.Header, respTime), respTime)
 		upstreamStatus := h.cleanResponseHeader(resp.Header)
 		e := stale.Revalidated(resp.Header, d, reqTime, respTime)
 		f.entry, f.result, f.upstreamStatus = e, resultRevalidated, upstreamStatus
@@ -159,7 +162,7 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 		}
 		f.size = int64(len(e.Body))
 		f.complete(e.Body)
-		close(f.ready)
+		h.settle(f)
 		return
 	}
 
@@ -179,7 +182,7 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 		f.pass = true
 		f.status = h.name + "; fwd=" + fwd + "; detail=" + reason
 		h.store.Set(fr.primary, &httpcache.Entry{HitForPass: true, Header: http.Header{}}, h.cfg.HitForPass)
-		close(f.ready)
+		h.settle(f)
 		select {
 		case f.handoff <- resp:
 			// The creator now owns resp and closes its body.
@@ -222,6 +225,14 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 	f.complete(body)
 }
 
+// settle publishes a flight's final outcome. The flight leaves the set of
+// running ones first, so a request that comes after a client has been
+// answered looks at the store again instead of joining a finished fetch.
+func (h *Handler) settle(f *flight) {
+	h.flights.remove(f)
+	close(f.ready)
+}
+
 // staleIfError serves the stale entry for a failed fetch when RFC 5861
 // allows it, and reports whether it did.
 func (h *Handler) staleIfError(f *flight, stale *httpcache.Entry, resp *http.Response, err error, now time.Time) bool {
@@ -239,14 +250,19 @@ func (h *Handler) staleIfError(f *flight, stale *httpcache.Entry, resp *http.Res
 	f.status = h.hitStatus(stale, now, "stale-if-error") + "; fwd=stale; fwd-status=" + strconv.Itoa(code)
 	f.size = int64(len(stale.Body))
 	f.complete(stale.Body)
-	close(f.ready)
+	h.settle(f)
 	return true
 }
 
-func mergedHeader(stored, h304 http.Header) http.Header {
+// mergedHeader is the stored header updated by a 304's (RFC 9111 §4.3.4).
+// A 304 without Date is dated now, so Expires counts from the revalidation.
+func mergedHeader(stored, h304 http.Header, now time.Time) http.Header {
 	m := stored.Clone()
 	for k, v := range h304 {
 		m[k] = v
+	}
+	if _, ok := h304["Date"]; !ok {
+		m.Set("Date", now.UTC().Format(http.TimeFormat))
 	}
 	return m
 }

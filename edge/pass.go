@@ -20,7 +20,8 @@ func (h *Handler) pass(w http.ResponseWriter, r *http.Request, s *Site, primary,
 			return outcome{result: resultPass, code: 499}
 		}
 		h.cfg.Logger.Warn("edge: upstream request failed", "key", primary, "method", r.Method, "err", err)
-		return h.fail(w, errorStatus(err), "upstream-error", err.Error())
+		code := errorStatus(err)
+		return h.fail(w, code, "upstream-error", upstreamErrorText(code))
 	}
 	upstreamStatus := h.cleanResponseHeader(resp.Header)
 	status := h.name + "; fwd=" + fwd

@@ -82,7 +82,8 @@ func TestRangeOnMissFetchesWholeObject(t *testing.T) {
 	if hs.origin.lastHeader().Get("Range") != "" {
 		t.Errorf("fill forwarded the client's Range")
 	}
-	if r := hs.get("/d"); r.body != digits || !strings.Contains(r.status(), "hit") {
+	// The range is answered before the fill ends, so this may still join it.
+	if r := hs.get("/d"); r.body != digits || !(strings.Contains(r.status(), "hit") || strings.Contains(r.status(), "collapsed")) {
 		t.Fatalf("full hit after a range miss: %q %q", r.body, r.status())
 	}
 	hs.expectHits(1)

@@ -187,6 +187,15 @@ func errorStatus(err error) int {
 	return http.StatusBadGateway
 }
 
+// upstreamErrorText is what a client is told of an upstream failure: the
+// details (addresses, errors) go to the log, not to the client.
+func upstreamErrorText(code int) string {
+	if code == http.StatusGatewayTimeout {
+		return "the upstream server did not answer in time"
+	}
+	return "the upstream server could not be reached"
+}
+
 // cleanResponseHeader prepares an upstream response's header for clients
 // and the store: hop-by-hop fields and Alt-Svc removed, CDN-only fields
 // removed at a client-facing node, this node added to Via.

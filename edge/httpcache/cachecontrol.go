@@ -134,18 +134,20 @@ func parseDelta(v string) time.Duration {
 			return 0
 		}
 	}
+	// Leading zeros do not make a value large; more than ten digits do.
+	v = strings.TrimLeft(v, "0")
 	if len(v) > 10 {
 		return maxDelta
 	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return 0
+	var n int64
+	if v != "" {
+		n, _ = strconv.ParseInt(v, 10, 64) // at most ten digits: cannot fail
 	}
-	d := time.Duration(n) * time.Second
-	if d > maxDelta {
+	// Compare in seconds: n * time.Second overflows int64 above 2^63 ns.
+	if n >= int64(maxDelta/time.Second) {
 		return maxDelta
 	}
-	return d
+	return time.Duration(n) * time.Second
 }
 
 func minDelta(cur time.Duration, v string) time.Duration {

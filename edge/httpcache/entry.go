@@ -130,6 +130,12 @@ func (e *Entry) Revalidated(h304 http.Header, d Decision, requestTime, responseT
 		}
 		h[k] = vs
 	}
+	if _, ok := h304["Date"]; !ok {
+		// A response without Date gets the time it was received
+		// (RFC 9110 §6.6.1); keeping the stored Date would age the
+		// refreshed entry by the time since the original response.
+		h.Set("Date", responseTime.UTC().Format(http.TimeFormat))
+	}
 	ne := NewEntry(e.Status, h, e.Body, d, requestTime, responseTime)
 	ne.Header.Set("Content-Length", strconv.Itoa(len(e.Body)))
 	return ne

@@ -2,7 +2,6 @@ package httpcache
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -172,12 +171,8 @@ func InitialAge(h http.Header, requestTime, responseTime time.Time) time.Duratio
 	if date, err := http.ParseTime(h.Get("Date")); err == nil && responseTime.After(date) {
 		apparent = responseTime.Sub(date)
 	}
-	ageValue := time.Duration(0)
-	if v := h.Get("Age"); v != "" {
-		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n > 0 {
-			ageValue = min(time.Duration(n)*time.Second, maxDelta)
-		}
-	}
+	// Age is delta-seconds: anything invalid is 0, anything huge 2^31 s.
+	ageValue := parseDelta(strings.TrimSpace(h.Get("Age")))
 	delay := responseTime.Sub(requestTime)
 	if delay < 0 {
 		delay = 0

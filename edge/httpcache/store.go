@@ -2,7 +2,6 @@ package httpcache
 
 import (
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/ristretto/v2"
@@ -23,9 +22,8 @@ type Store interface {
 // MaxBytes is a hard bound on what it holds. Its admission policy
 // (TinyLFU) may refuse a new entry when that would evict hotter ones.
 type Memory struct {
-	c       *ristretto.Cache[string, *Entry]
-	max     int64
-	deleted atomic.Int64
+	c   *ristretto.Cache[string, *Entry]
+	max int64
 }
 
 // NewMemory returns a memory store holding at most maxBytes.
@@ -57,10 +55,16 @@ func (m *Memory) Get(key string) (*Entry, bool) { return m.c.Get(key) }
 // the next Get sees it: a request that arrives just after a fill must hit,
 // not start another upstream fetch.
 func (m *Memory) Set(key string, e *Entry, ttl time.Duration) bool {
-	if ttl <= 0 {
+	cost := e.Cost()
+	if ttl <= 0 || cost > m.max {
 		return false
 	}
-	ok := m.c.SetWithTTL(key, e, e.Cost(), ttl)
+	// ristretto applies the cost of an update to a stored key without
+	// evicting anything, which would break the byte bound: delete the old
+	// entry first so the new one is admitted, and makes room, like any
+	// other. The delete is queued before the set, so it cannot remove it.
+	m.c.Del(key)
+	ok := m.c.SetWithTTL(key, e, cost, ttl)
 	m.c.Wait()
 	if !ok {
 		return false
@@ -70,12 +74,7 @@ func (m *Memory) Set(key string, e *Entry, ttl time.Duration) bool {
 }
 
 // Delete removes the entry under key.
-func (m *Memory) Delete(key string) {
-	if _, ok := m.c.Get(key); ok {
-		m.deleted.Add(1)
-	}
-	m.c.Del(key)
-}
+func (m *Memory) Delete(key string) { m.c.Del(key) }
 
 // Bytes is the cost of what the store holds now.
 func (m *Memory) Bytes() int64 { return m.c.MaxCost() - m.c.RemainingCost() }
@@ -83,11 +82,11 @@ func (m *Memory) Bytes() int64 { return m.c.MaxCost() - m.c.RemainingCost() }
 // MaxBytes is the store's budget.
 func (m *Memory) MaxBytes() int64 { return m.max }
 
-// Objects approximates the number of stored entries (admitted, minus
-// evicted and deleted).
+// Objects approximates the number of stored entries: admitted minus
+// evicted (ristretto counts a deleted or expired key as evicted).
 func (m *Memory) Objects() int64 {
 	mt := m.c.Metrics
-	return int64(mt.KeysAdded()) - int64(mt.KeysEvicted()) - m.deleted.Load()
+	return int64(mt.KeysAdded()) - int64(mt.KeysEvicted())
 }
 
 // Close stops the store's goroutines.

@@ -61,24 +61,25 @@ func NormalizeField(name string, values []string) string {
 // send; the folded value is also what the edge sends upstream, so a stored
 // variant is always the answer to exactly the request it is served for.
 func NormalizeAcceptEncoding(values []string) string {
-	br, gzip := false, false
+	// "*" stands only for the codings the field does not name
+	// (RFC 9110 §12.5.3), so "gzip;q=0, *" still refuses gzip.
+	var brOK, brNamed, gzipOK, gzipNamed, starOK bool
 	for _, v := range values {
 		for _, p := range strings.Split(v, ",") {
 			coding, params, _ := strings.Cut(p, ";")
-			coding = strings.ToLower(strings.TrimSpace(coding))
-			if zeroQ(params) {
-				continue
-			}
-			switch coding {
+			ok := !zeroQ(params)
+			switch strings.ToLower(strings.TrimSpace(coding)) {
 			case "br":
-				br = true
+				brNamed, brOK = true, brOK || ok
 			case "gzip", "x-gzip":
-				gzip = true
+				gzipNamed, gzipOK = true, gzipOK || ok
 			case "*":
-				br, gzip = true, true
+				starOK = starOK || ok
 			}
 		}
 	}
+	br := brOK || (!brNamed && starOK)
+	gzip := gzipOK || (!gzipNamed && starOK)
 	switch {
 	case br && gzip:
 		return "br, gzip"
