@@ -16,6 +16,7 @@ import (
 
 	"github.com/tern-cdn/tern/edge"
 	"github.com/tern-cdn/tern/edge/httpcache"
+	"github.com/tern-cdn/tern/edge/store"
 )
 
 // clock is a settable time source shared by the edge and the test origin,
@@ -66,7 +67,7 @@ type harness struct {
 	origin *testOrigin
 	edge   *httptest.Server
 	h      *edge.Handler
-	store  *httpcache.Memory
+	store  *store.Memory
 	reg    *prometheus.Registry
 	clock  *clock
 	client *http.Client
@@ -90,19 +91,19 @@ func newHarness(t *testing.T, fn http.HandlerFunc, opts ...func(*edge.Config)) *
 	t.Cleanup(o.Close)
 	hs.origin = o
 
-	store, err := httpcache.NewMemory(64 << 20)
+	mem, err := store.NewMemory(64 << 20)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(store.Close)
-	hs.store = store
+	t.Cleanup(mem.Close)
+	hs.store = mem
 	u, _ := url.Parse(o.URL)
 	cfg := edge.Config{
 		Node:            "test-edge",
 		Sites:           []edge.Site{{Name: "test", Hosts: []string{"www.cdn.test"}, Origin: u, Policy: httpcache.Policy{HeuristicFraction: 0.1, HeuristicMax: 24 * time.Hour}}},
 		Upstream:        http.DefaultTransport.(*http.Transport).Clone(),
 		ClientFacing:    true,
-		Store:           store,
+		Store:           mem,
 		UpstreamTimeout: 5 * time.Second,
 		Registerer:      hs.reg,
 		Now:             hs.clock.Now,

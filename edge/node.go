@@ -18,6 +18,7 @@ import (
 
 	"github.com/tern-cdn/tern/configs"
 	"github.com/tern-cdn/tern/edge/httpcache"
+	"github.com/tern-cdn/tern/edge/store"
 	"github.com/tern-cdn/tern/origin"
 	"github.com/tern-cdn/tern/origin/static"
 )
@@ -119,12 +120,12 @@ func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node,
 // upstream is the topology's shields (the origin when there are none), a
 // shield's is the origin.
 func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.Registry, log *slog.Logger, n *Node) (*Handler, error) {
-	store, err := httpcache.NewMemory(t.MemoryFor(ref).Int64())
+	mem, err := store.NewMemory(t.MemoryFor(ref).Int64())
 	if err != nil {
 		return nil, err
 	}
-	n.closers = append(n.closers, store.Close)
-	RegisterStoreMetrics(reg, store)
+	n.closers = append(n.closers, mem.Close)
+	RegisterStoreMetrics(reg, mem)
 
 	transport := origin.NewTransport(origin.TransportConfig{IdleTimeout: t.Upstream.IdleTimeout.D()})
 	n.closers = append(n.closers, transport.CloseIdleConnections)
@@ -175,7 +176,7 @@ func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.R
 		Upstream:        upstream,
 		Shielded:        shielded,
 		ClientFacing:    ref.Role == configs.RoleEdge,
-		Store:           store,
+		Store:           mem,
 		MaxObjectSize:   t.Cache.MaxObjectSize.Int64(),
 		UpstreamTimeout: t.Upstream.Timeout.D(),
 		TrustedProxies:  trusted,

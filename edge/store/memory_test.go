@@ -1,6 +1,8 @@
-package httpcache
+package store
 
 import (
+	"github.com/tern-cdn/tern/edge/httpcache"
+
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -16,8 +18,8 @@ const (
 )
 
 // bodyEntry is an entry with a body of n bytes.
-func bodyEntry(n int) *Entry {
-	return &Entry{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/octet-stream"}}, Body: make([]byte, n)}
+func bodyEntry(n int) *httpcache.Entry {
+	return &httpcache.Entry{Status: http.StatusOK, Header: http.Header{"Content-Type": {"application/octet-stream"}}, Body: make([]byte, n)}
 }
 
 // newMemory opens a Memory store that is closed when the test ends.
@@ -33,7 +35,7 @@ func newMemory(t *testing.T, maxBytes int64) *Memory {
 
 // testStore checks the Store contract on an empty store large enough for a
 // few small entries. Every implementation runs it.
-func testStore(t *testing.T, s Store) {
+func testStore(t *testing.T, s httpcache.Store) {
 	t.Run("missing", func(t *testing.T) {
 		if e, ok := s.Get("missing"); ok || e != nil {
 			t.Errorf("Get(missing) = %v, %v; want nil, false", e, ok)
@@ -154,7 +156,7 @@ func TestNewMemoryInvalidSize(t *testing.T) {
 		if m != nil {
 			t.Errorf("NewMemory(%d) returned a store with its error", n)
 		}
-		if !strings.HasPrefix(err.Error(), "httpcache: ") {
+		if !strings.HasPrefix(err.Error(), "store: ") {
 			t.Errorf("NewMemory(%d) error %q lacks the package prefix", n, err)
 		}
 	}
@@ -169,7 +171,7 @@ func TestMemoryAccounting(t *testing.T) {
 		t.Errorf("empty store: Bytes() = %d, Objects() = %d", m.Bytes(), m.Objects())
 	}
 	a, b, c := bodyEntry(1000), bodyEntry(2000), bodyEntry(3000)
-	for k, e := range map[string]*Entry{"a": a, "b": b, "c": c} {
+	for k, e := range map[string]*httpcache.Entry{"a": a, "b": b, "c": c} {
 		if !m.Set(k, e, time.Hour) {
 			t.Fatalf("Set(%s) refused", k)
 		}
@@ -222,7 +224,7 @@ func TestMemoryRefusesOversizedEntry(t *testing.T) {
 	if m.Bytes() != 0 {
 		t.Errorf("Bytes() = %d after a refused Set", m.Bytes())
 	}
-	fits := &Entry{Body: make([]byte, mib-256)} // Cost() is exactly MaxBytes
+	fits := &httpcache.Entry{Body: make([]byte, mib-256)} // Cost() is exactly MaxBytes
 	if fits.Cost() != mib {
 		t.Fatalf("test entry costs %d", fits.Cost())
 	}
@@ -232,7 +234,7 @@ func TestMemoryRefusesOversizedEntry(t *testing.T) {
 }
 
 // retained sums the cost of the entries under keys that Get still returns.
-func retained(s Store, keys []string) (n int, cost int64) {
+func retained(s httpcache.Store, keys []string) (n int, cost int64) {
 	for _, k := range keys {
 		if e, ok := s.Get(k); ok {
 			n++
