@@ -2,6 +2,7 @@ package httpcache
 
 import (
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +50,53 @@ type Entry struct {
 	// HitForPass marks a URL whose last response could not be shared, so
 	// requests for it go straight upstream instead of waiting on each other.
 	HitForPass bool
+
+	// File holds the body when it lives in a file (the disk tier); Body is
+	// nil then.
+	File FileBody
+
+	// Sliced marks the head of a large object whose body is kept as
+	// fixed-size slices, each an entry of its own; the head has no body.
+	// Size is the whole body's length and SliceSize the slices' (the last
+	// may be shorter); SliceGen ties the slices to this head, so slices of
+	// an older representation are never mixed in.
+	Sliced    bool
+	Size      int64
+	SliceSize int64
+	SliceGen  uint64
+
+	// Tier says which stores may keep the entry.
+	Tier Tier
+}
+
+// Tier is a set of store tiers.
+type Tier uint8
+
+// The tiers. The zero Tier means every tier.
+const (
+	TierMemory Tier = 1 << iota
+	TierDisk
+)
+
+// Allows reports whether the entry may be kept in tier t.
+func (x Tier) Allows(t Tier) bool { return x == 0 || x&t != 0 }
+
+// FileBody is a body kept in a file.
+type FileBody interface {
+	// Open returns the file positioned at the start of the body, after
+	// checking that the body is whole and unchanged; an error means the
+	// entry must be dropped and fetched again.
+	Open() (*os.File, error)
+	// Size is the body's length.
+	Size() int64
+}
+
+// BodySize is the length of the entry's stored body, wherever it is.
+func (e *Entry) BodySize() int64 {
+	if e.File != nil {
+		return e.File.Size()
+	}
+	return int64(len(e.Body))
 }
 
 // NewEntry builds an entry from a response's stored header and a decision.
