@@ -61,14 +61,23 @@ func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request, s *Site
 		return h.pass(w, r, s, primary, "bypass", false)
 	}
 	if e != nil {
-		switch judge(e, reqCC, noCache, now) {
-		case useFresh:
-			return h.serveEntry(w, r, e, nil, h.hitStatus(e, now, ""), resultHit, now)
-		case useStale:
-			return h.serveEntry(w, r, e, nil, h.hitStatus(e, now, ""), resultStale, now)
-		case useStaleAsync:
+		switch v := judge(e, reqCC, noCache, now); v {
+		case useFresh, useStale, useStaleAsync:
+			b, err := h.entryBody(r, s, key, e)
+			if err != nil {
+				// Unreadable or corrupt on disk: drop it, fetch it again.
+				h.cfg.Logger.Warn("edge: stored body unreadable", "key", key, "err", err)
+				h.store.Delete(key)
+				return h.serveFill(w, r, s, primary, key, nil, noCache, depth)
+			}
+			switch v {
+			case useFresh:
+				return h.serveEntry(w, r, e, b, h.hitStatus(e, now, b, ""), resultHit, now)
+			case useStale:
+				return h.serveEntry(w, r, e, b, h.hitStatus(e, now, b, ""), resultStale, now)
+			}
 			h.refresh(r, s, primary, key, e)
-			return h.serveEntry(w, r, e, nil, h.hitStatus(e, now, "stale-while-revalidate"), resultStale, now)
+			return h.serveEntry(w, r, e, b, h.hitStatus(e, now, b, "stale-while-revalidate"), resultStale, now)
 		}
 		if reqCC.OnlyIfCached {
 			return h.fail(w, http.StatusGatewayTimeout, "only-if-cached", "no fresh stored response")
@@ -85,8 +94,14 @@ func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request, s *Site
 	return h.serveFill(w, r, s, primary, key, nil, noCache, depth)
 }
 
-func (h *Handler) hitStatus(e *httpcache.Entry, now time.Time, detail string) string {
-	s := h.name + "; hit; ttl=" + strconv.FormatInt(int64(e.TTL(now)/time.Second), 10)
+// hitStatus is the Cache-Status of a response served from a stored entry:
+// a hit, or fwd=partial when slices of it must be fetched.
+func (h *Handler) hitStatus(e *httpcache.Entry, now time.Time, b body, detail string) string {
+	kind := "; hit"
+	if b.kind == bodySlices && !b.slices.allStored() {
+		kind = "; fwd=partial"
+	}
+	s := h.name + kind + "; ttl=" + strconv.FormatInt(int64(e.TTL(now)/time.Second), 10)
 	if detail != "" {
 		s += "; detail=" + detail
 	}
@@ -120,26 +135,28 @@ func variantKey(primary string, gen uint64, varyKey string) string {
 // goes under its variant key, with a marker under primary that names the
 // fields it varies on; a new marker (after an invalidation, or when the
 // fields change) gets a new generation, so old variants stay unreachable.
-func (h *Handler) storeEntry(primary string, reqHdr http.Header, e *httpcache.Entry, now time.Time) bool {
+func (h *Handler) storeEntry(primary string, reqHdr http.Header, e *httpcache.Entry, now time.Time) (key string, ok bool) {
 	ttl := e.StoreTTL(now)
 	if ttl <= 0 {
-		return false
+		return primary, false
 	}
 	if len(e.Vary) == 0 {
-		return h.store.Set(primary, e, ttl)
+		return primary, h.store.Set(primary, e, ttl)
 	}
 	m, ok := h.store.Get(primary)
 	if !ok || !m.VaryMarker || !slices.Equal(m.Vary, e.Vary) {
 		m = &httpcache.Entry{VaryMarker: true, Vary: e.Vary, VaryGen: h.varyGen.Add(1), Header: http.Header{}}
 	}
+	key = variantKey(primary, m.VaryGen, httpcache.VaryKey(e.Vary, reqHdr))
 	if !h.store.Set(primary, m, ttl) {
-		return false
+		return key, false
 	}
-	return h.store.Set(variantKey(primary, m.VaryGen, httpcache.VaryKey(e.Vary, reqHdr)), e, ttl)
+	return key, h.store.Set(key, e, ttl)
 }
 
 // invalidate drops what is stored for a primary key, variants included.
 func (h *Handler) invalidate(primary string) {
+	h.flights.forget(primary)
 	h.store.Delete(primary)
 	h.m.invalidations.Inc()
 }

@@ -28,6 +28,18 @@ type Site struct {
 	OriginHost string
 	// Policy is the site's cache policy.
 	Policy httpcache.Policy
+	// Tier is where the site's responses are stored; Tiers override it
+	// for the paths they match (the first match wins). Zero: every tier.
+	Tier  httpcache.Tier
+	Tiers []TierRule
+}
+
+// TierRule chooses the store tier of the paths it matches.
+type TierRule struct {
+	// Match is a path.Match pattern: with a '/', against the URL path
+	// ("/video/*"); without, against the last segment ("*.mp4").
+	Match string
+	Tier  httpcache.Tier
 }
 
 // Config configures a Handler. Zero values take the defaults noted.
@@ -49,9 +61,12 @@ type Config struct {
 	ClientFacing bool
 	// Store keeps responses. Required.
 	Store httpcache.Store
-	// MaxObjectSize is the largest body stored; larger bodies stream
-	// through uncached. Default: 16 MiB.
+	// MaxObjectSize is the largest body stored whole; larger bodies stream
+	// through uncached unless they are sliced. Default: 16 MiB.
 	MaxObjectSize int64
+	// SliceSize is the size of the slices large objects are fetched and
+	// stored in, with Range requests. 0: no slicing.
+	SliceSize int64
 	// UpstreamTimeout bounds the wait for upstream response headers.
 	// Default: 15s.
 	UpstreamTimeout time.Duration

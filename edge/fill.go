@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -11,18 +12,20 @@ import (
 
 // fillRequest is what a fill needs to know of the request that started it.
 type fillRequest struct {
-	r        *http.Request // its header and URL only: the fill outlives it
-	site     *Site
-	primary  string
-	stale    *httpcache.Entry // the stored entry being revalidated, if any
-	noCache  bool             // the client asked for an end-to-end revalidation
-	creation time.Time
+	r       *http.Request // its header and URL only: the fill outlives it
+	site    *Site
+	primary string
+	stale   *httpcache.Entry // the stored entry being revalidated, if any
+	noCache bool             // the client asked for an end-to-end revalidation
+	// slice is the index of the slice a sliced fill asks for first: the
+	// one holding the first byte the client wants.
+	slice int64
 }
 
 // serveFill answers a request by joining (or starting) the fill for key.
 func (h *Handler) serveFill(w http.ResponseWriter, r *http.Request, s *Site, primary, key string, stale *httpcache.Entry, noCache bool, depth int) outcome {
 	ctx := r.Context()
-	fr := fillRequest{r: r, site: s, primary: primary, stale: stale, noCache: noCache}
+	fr := fillRequest{r: r, site: s, primary: primary, stale: stale, noCache: noCache, slice: h.firstSlice(r)}
 	f, created := h.flights.join(key,
 		func() *flight { return newFlight(key, r.Header, ctx.Done()) },
 		func(f *flight) { h.goSafe(func() { h.fill(f, fr) }) })
@@ -38,6 +41,9 @@ func (h *Handler) serveFill(w http.ResponseWriter, r *http.Request, s *Site, pri
 		if created {
 			select {
 			case resp := <-f.handoff:
+				if resp == nil {
+					break // nothing the creator can use as it is
+				}
 				if r.Header.Get("Range") == "" {
 					status := f.status
 					if f.upstreamStatus != "" {
@@ -76,11 +82,20 @@ func (h *Handler) serveFill(w http.ResponseWriter, r *http.Request, s *Site, pri
 	if f.upstreamStatus != "" {
 		status = f.upstreamStatus + ", " + status
 	}
-	src := f
-	if e.Body != nil {
-		src = nil
+	var b body
+	switch {
+	case f.result != resultMiss:
+		// A revalidated or stale entry: its body is stored already.
+		var err error
+		if b, err = h.entryBody(r, s, f.key, e); err != nil {
+			return h.fail(w, http.StatusBadGateway, "store-error", "the stored response could not be read")
+		}
+	case e.Sliced:
+		b = h.slicesBody(r, s, f.headKey, e, f, f.slice)
+	default:
+		b = flightBody(f)
 	}
-	return h.serveEntry(w, r, e, src, status, f.result, h.cfg.Now())
+	return h.serveEntry(w, r, e, b, status, f.result, h.cfg.Now())
 }
 
 // refresh starts a background revalidation of a stale entry
@@ -113,6 +128,17 @@ func (h *Handler) refresh(r *http.Request, s *Site, primary, key string, stale *
 // flight's readers, and stores the response once it is complete.
 func (h *Handler) fill(f *flight, fr fillRequest) {
 	defer h.flights.remove(f)
+	// A fill that ended just before this one started may have stored what
+	// this one is for: look again, as groupcache's load does, so a request
+	// that missed the store and then the flight makes no second fetch.
+	if fr.stale == nil && !fr.noCache {
+		if e, key := h.lookup(fr.primary, f.reqHeader); e != nil && key == f.key && !e.HitForPass && !e.VaryMarker {
+			f.entry, f.result = e, resultHit
+			f.status = h.name + "; hit; ttl=" + strconv.FormatInt(int64(e.TTL(h.cfg.Now())/time.Second), 10)
+			h.settle(f)
+			return
+		}
+	}
 	ctx, cancel := context.WithCancel(h.ctx)
 	defer cancel()
 
@@ -129,8 +155,22 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 			req.Header.Set("If-Modified-Since", stale.LastModified.UTC().Format(http.TimeFormat))
 		}
 	}
+	sliced := h.cfg.SliceSize > 0
+	if sliced {
+		// Ask for one slice: a small object comes whole in the 206, a
+		// large one gives its length and first needed slice, and nothing
+		// else crosses the wire until a client needs it.
+		req.Header.Set("Range", h.sliceRange(fr.slice, -1))
+	}
 	reqTime := h.cfg.Now()
 	resp, err := h.roundTrip(req, cancel)
+	if err == nil && resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && sliced {
+		// Shorter than the slice asked for (or empty): fetch it whole.
+		resp.Body.Close()
+		req.Header.Del("Range")
+		sliced = false
+		resp, err = h.roundTrip(req, cancel)
+	}
 	respTime := h.cfg.Now()
 
 	if err != nil || resp.StatusCode >= 500 {
@@ -157,16 +197,31 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 		e := stale.Revalidated(resp.Header, d, reqTime, respTime)
 		f.entry, f.result, f.upstreamStatus = e, resultRevalidated, upstreamStatus
 		f.status = h.name + "; fwd=stale; fwd-status=304"
-		if d.Store && h.storeEntry(fr.primary, f.reqHeader, e, respTime) {
-			f.status += "; stored"
+		if d.Store {
+			if _, ok := h.storeEntry(fr.primary, f.reqHeader, e, respTime); ok {
+				f.status += "; stored"
+			}
 		}
-		f.size = int64(len(e.Body))
-		f.complete(e.Body)
 		h.settle(f)
 		return
 	}
 
-	d := fr.site.Policy.Decide(fr.r.Header, resp.StatusCode, resp.Header, respTime)
+	var part sliceResponse
+	if sliced && resp.StatusCode == http.StatusPartialContent {
+		var ok bool
+		if part, ok = h.sliceResponse(resp, fr.slice); !ok {
+			f.errCode, f.err = http.StatusBadGateway, errBadSlice
+			h.cfg.Logger.Warn("edge: upstream answered a slice request with a bad Content-Range", "key", fr.primary, "content_range", resp.Header.Get("Content-Range"))
+			h.settle(f)
+			return
+		}
+	}
+	status := resp.StatusCode
+	if part.partial {
+		// The entry is the whole representation: a 200 of its full length.
+		status = http.StatusOK
+	}
+	d := fr.site.Policy.Decide(fr.r.Header, status, resp.Header, respTime)
 	initialAge := httpcache.InitialAge(resp.Header, reqTime, respTime)
 	upstreamStatus := h.cleanResponseHeader(resp.Header)
 	fwd := "miss"
@@ -174,7 +229,7 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 		fwd = "stale; fwd-status=" + strconv.Itoa(resp.StatusCode)
 	}
 	f.upstreamStatus = upstreamStatus
-	if !d.Store || resp.ContentLength > h.cfg.MaxObjectSize {
+	if !d.Store || (!part.sliced && resp.ContentLength > h.cfg.MaxObjectSize) {
 		reason := d.Reason
 		if d.Store {
 			reason = "too-large"
@@ -183,6 +238,12 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 		f.status = h.name + "; fwd=" + fwd + "; detail=" + reason
 		h.store.Set(fr.primary, &httpcache.Entry{HitForPass: true, Header: http.Header{}}, h.cfg.HitForPass)
 		h.settle(f)
+		if part.partial {
+			// One slice of the object is no answer to the creator's
+			// request: it fetches on its own.
+			close(f.handoff)
+			return
+		}
 		select {
 		case f.handoff <- resp:
 			// The creator now owns resp and closes its body.
@@ -200,11 +261,27 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 		// that coding, whatever the origin's Vary says.
 		resp.Header.Add("Vary", "Accept-Encoding")
 	}
-	e := httpcache.NewEntry(resp.StatusCode, resp.Header, nil, d, reqTime, respTime)
+	if part.partial {
+		delete(resp.Header, "Content-Range")
+		resp.Header.Set("Content-Length", strconv.FormatInt(part.total, 10))
+	}
+	e := httpcache.NewEntry(status, resp.Header, nil, d, reqTime, respTime)
 	e.InitialAge = initialAge
+	e.Tier = fr.site.tierFor(fr.r.URL.Path)
 	f.entry, f.result = e, resultMiss
 	f.status = h.name + "; fwd=" + fwd + "; stored"
 	f.size = resp.ContentLength
+	if part.sliced {
+		e.Sliced, e.Size, e.SliceSize, e.SliceGen = true, part.total, h.cfg.SliceSize, h.varyGen.Add(1)
+		key, ok := h.storeEntry(fr.primary, f.reqHeader, e, respTime)
+		if !ok {
+			f.status = h.name + "; fwd=" + fwd
+		}
+		f.headKey, f.slice = key, fr.slice
+		h.flights.alias(sliceKey(key, e.SliceGen, fr.slice), f)
+		h.fillSliceBody(f, key, e, fr.slice, resp)
+		return
+	}
 	close(f.ready)
 
 	body, err := f.readFrom(resp.Body, resp.ContentLength)
@@ -224,6 +301,8 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 	h.flights.remove(f)
 	f.complete(body)
 }
+
+var errBadSlice = errors.New("bad slice response")
 
 // settle publishes a flight's final outcome. The flight leaves the set of
 // running ones first, so a request that comes after a client has been
@@ -247,9 +326,7 @@ func (h *Handler) staleIfError(f *flight, stale *httpcache.Entry, resp *http.Res
 		resp.Body.Close()
 	}
 	f.entry, f.result = stale, resultStale
-	f.status = h.hitStatus(stale, now, "stale-if-error") + "; fwd=stale; fwd-status=" + strconv.Itoa(code)
-	f.size = int64(len(stale.Body))
-	f.complete(stale.Body)
+	f.status = h.hitStatus(stale, now, body{}, "stale-if-error") + "; fwd=stale; fwd-status=" + strconv.Itoa(code)
 	h.settle(f)
 	return true
 }

@@ -31,6 +31,11 @@ type flight struct {
 	status, upstreamStatus string
 	// size is the body length when known, else -1.
 	size int64
+	// For the fill of a sliced object: the key its head is stored under
+	// and the slice this flight's body is.
+	headKey string
+	slice   int64
+	aliases []string // other keys this flight is registered under
 	// errCode and err are set when there is no response to serve.
 	errCode int
 	err     error
@@ -94,9 +99,31 @@ func (fs *flights) running(key string) bool {
 
 func (fs *flights) remove(f *flight) {
 	fs.mu.Lock()
-	if fs.m[f.key] == f {
-		delete(fs.m, f.key)
+	for _, k := range append(f.aliases, f.key) {
+		if fs.m[k] == f {
+			delete(fs.m, k)
+		}
 	}
+	fs.mu.Unlock()
+}
+
+// alias makes f the flight for key too (a head fill is also the fill of
+// the slice it brings), unless another flight has key.
+func (fs *flights) alias(key string, f *flight) {
+	fs.mu.Lock()
+	if _, ok := fs.m[key]; !ok {
+		fs.m[key] = f
+		f.aliases = append(f.aliases, key)
+	}
+	fs.mu.Unlock()
+}
+
+// forget detaches the flight running for key, if any: requests that come
+// later start a new one. Invalidation uses it, so nobody joins a fill of
+// what was just invalidated.
+func (fs *flights) forget(key string) {
+	fs.mu.Lock()
+	delete(fs.m, key)
 	fs.mu.Unlock()
 }
 

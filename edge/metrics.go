@@ -23,6 +23,8 @@ type metrics struct {
 	collapsed        prometheus.Counter
 	invalidations    prometheus.Counter
 	backgroundErrors prometheus.Counter
+	sliceFetches     prometheus.Counter
+	sliceMismatches  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -56,6 +58,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		backgroundErrors: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "tern", Subsystem: "edge", Name: "background_revalidation_errors_total",
 			Help: "Stale-while-revalidate refreshes that failed.",
+		}),
+		sliceFetches: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "tern", Subsystem: "edge", Name: "slice_fetches_total",
+			Help: "Slices of large objects fetched from upstream.",
+		}),
+		sliceMismatches: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "tern", Subsystem: "edge", Name: "slice_mismatches_total",
+			Help: "Slices that came from another representation than their object's head, which was then dropped.",
 		}),
 	}
 }

@@ -70,7 +70,7 @@ func (h *Handler) servePassResponse(w http.ResponseWriter, r *http.Request, resp
 	n, err := copyFlushing(w, resp.Body)
 	o.bytes = n
 	if err != nil {
-		return h.abortOrGone(o, err)
+		return abortOrGone(o, err)
 	}
 	return o
 }

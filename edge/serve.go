@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -15,9 +14,9 @@ import (
 
 // serveEntry writes a stored (or arriving) response to a client: the
 // client's preconditions and ranges are answered here, from the entry.
-// src is the flight the body is still arriving from, or nil when e.Body is
-// complete. A hit shares e's header values and body; nothing is copied.
-func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *httpcache.Entry, src *flight, status, result string, now time.Time) outcome {
+// A hit from memory shares e's header values and body; nothing is copied.
+func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *httpcache.Entry, b body, status, result string, now time.Time) outcome {
+	defer b.close()
 	hdr := w.Header()
 	for k, v := range e.Header {
 		hdr[k] = v
@@ -43,19 +42,14 @@ func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *httpcach
 
 	if e.Status == http.StatusOK && r.Method == http.MethodGet && len(r.Header["Range"]) > 0 &&
 		precond.IfRange(r.Header, validators(e)) {
-		body := e.Body
-		size := int64(len(body))
-		if src != nil {
-			size = src.size
-		}
-		if size < 0 {
+		if b.n < 0 {
 			// The length is unknown until the body is complete.
-			b, err := src.wait(r.Context())
-			if err != nil {
-				return h.abortOrGone(o, err)
+			var err error
+			if b, err = b.complete(r.Context()); err != nil {
+				return abortOrGone(o, err)
 			}
-			body, size, src = b, int64(len(b)), nil
 		}
+		size := b.n
 		ranges, err := byterange.Parse(r.Header.Get("Range"), size)
 		switch {
 		case err != nil:
@@ -70,14 +64,10 @@ func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *httpcach
 			hdr["Content-Length"] = []string{strconv.FormatInt(rg.Length, 10)}
 			o.code = http.StatusPartialContent
 			w.WriteHeader(o.code)
-			return h.writeBody(w, r, o, body, src, rg.Start, rg.Length)
+			return writeBody(w, r, o, b, rg.Start, rg.Length)
 		case len(ranges) > 1:
-			if src != nil {
-				b, err := src.wait(r.Context())
-				if err != nil {
-					return h.abortOrGone(o, err)
-				}
-				body = b
+			if b, err = b.complete(r.Context()); err != nil {
+				return abortOrGone(o, err)
 			}
 			mp := byterange.NewMultipart(ranges, e.Header.Get("Content-Type"), size)
 			hdr["Content-Type"] = []string{mp.ContentType()}
@@ -85,10 +75,10 @@ func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *httpcach
 			delete(hdr, "Content-Encoding")
 			o.code = http.StatusPartialContent
 			w.WriteHeader(o.code)
-			n, err := mp.WriteTo(w, bytes.NewReader(body))
+			n, err := mp.WriteTo(w, b.readerAt(r.Context()))
 			o.bytes = n
 			if err != nil {
-				o.abort = true
+				return abortOrGone(o, err)
 			}
 			return o
 		}
@@ -96,35 +86,26 @@ func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *httpcach
 
 	o.code = e.Status
 	w.WriteHeader(o.code)
-	if r.Method == http.MethodHead {
-		return o
-	}
-	return h.writeBody(w, r, o, e.Body, src, 0, -1)
+	return writeBody(w, r, o, b, 0, -1)
 }
 
 // bodyHeaders describe a body and go when there is none to send.
 var bodyHeaders = []string{"Content-Length", "Content-Type", "Content-Encoding", "Content-Range"}
 
-// writeBody writes [off, off+n) of the body (n < 0: to the end), from the
-// complete body or as it arrives from the flight.
-func (h *Handler) writeBody(w http.ResponseWriter, r *http.Request, o outcome, body []byte, src *flight, off, n int64) outcome {
+// writeBody writes [off, off+n) of the body (n < 0: to the end).
+func writeBody(w http.ResponseWriter, r *http.Request, o outcome, b body, off, n int64) outcome {
 	if r.Method == http.MethodHead {
 		return o
 	}
-	if src == nil {
-		end := int64(len(body))
-		if n >= 0 {
-			end = off + n
-		}
-		m, _ := w.Write(body[off:end])
-		o.bytes = int64(m)
-		return o
+	flush := func() {}
+	if b.kind == bodyFlight || b.kind == bodySlices {
+		rc := http.NewResponseController(w)
+		flush = func() { _ = rc.Flush() }
 	}
-	rc := http.NewResponseController(w)
-	m, err := src.writeRange(r.Context(), w, func() { _ = rc.Flush() }, off, n)
+	m, err := b.writeRange(r.Context(), w, flush, off, n)
 	o.bytes = m
 	if err != nil {
-		return h.abortOrGone(o, err)
+		return abortOrGone(o, err)
 	}
 	return o
 }
@@ -132,7 +113,7 @@ func (h *Handler) writeBody(w http.ResponseWriter, r *http.Request, o outcome, b
 // abortOrGone ends a response that could not be completed: if the client
 // left, there is nobody to tell; otherwise the connection is dropped so the
 // client cannot mistake a cut body for a whole one.
-func (h *Handler) abortOrGone(o outcome, err error) outcome {
+func abortOrGone(o outcome, err error) outcome {
 	if errors.Is(err, context.Canceled) {
 		if o.code == 0 {
 			o.code = 499

@@ -1,0 +1,94 @@
+package edge
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+)
+
+// bodyKind says where a response body's bytes come from.
+type bodyKind uint8
+
+const (
+	bodyBytes  bodyKind = iota // complete, in memory
+	bodyFile                   // a file of the disk tier
+	bodyFlight                 // arriving from a fill
+	bodySlices                 // the slices of a sliced object
+)
+
+// body is a response body to copy to a client. It is a small value so a
+// hit from memory allocates nothing for it.
+type body struct {
+	kind   bodyKind
+	bytes  []byte
+	file   *os.File
+	flight *flight
+	slices *sliceReader
+	n      int64 // length; -1 while unknown (a flight without Content-Length)
+}
+
+func bytesBody(b []byte) body           { return body{kind: bodyBytes, bytes: b, n: int64(len(b))} }
+func fileBody(f *os.File, n int64) body { return body{kind: bodyFile, file: f, n: n} }
+func flightBody(f *flight) body         { return body{kind: bodyFlight, flight: f, n: f.size} }
+
+// close releases what the body holds open.
+func (b body) close() {
+	if b.file != nil {
+		b.file.Close()
+	}
+}
+
+// complete waits, if it must, until the body's length is known and returns
+// the body in a form that can be read at any offset.
+func (b body) complete(ctx context.Context) (body, error) {
+	if b.kind != bodyFlight {
+		return b, nil
+	}
+	all, err := b.flight.wait(ctx)
+	if err != nil {
+		return b, err
+	}
+	return bytesBody(all), nil
+}
+
+// writeRange copies bytes [off, off+n) of the body to w (n < 0: to the
+// end). Files go out with sendfile where the connection allows it.
+func (b body) writeRange(ctx context.Context, w io.Writer, flush func(), off, n int64) (int64, error) {
+	switch b.kind {
+	case bodyFile:
+		if n < 0 {
+			n = b.n - off
+		}
+		if _, err := b.file.Seek(off, io.SeekStart); err != nil {
+			return 0, err
+		}
+		// A LimitedReader over an *os.File keeps net/http's sendfile path.
+		m, err := io.Copy(w, io.LimitReader(b.file, n))
+		if err == nil && m < n {
+			err = io.ErrUnexpectedEOF
+		}
+		return m, err
+	case bodyFlight:
+		return b.flight.writeRange(ctx, w, flush, off, n)
+	case bodySlices:
+		return b.slices.writeRange(ctx, w, flush, off, n)
+	}
+	end := int64(len(b.bytes))
+	if n >= 0 {
+		end = off + n
+	}
+	m, err := w.Write(b.bytes[off:end])
+	return int64(m), err
+}
+
+// readerAt gives random access to a complete body (for multipart ranges).
+func (b body) readerAt(ctx context.Context) io.ReaderAt {
+	switch b.kind {
+	case bodyFile:
+		return b.file
+	case bodySlices:
+		return sliceReaderAt{ctx: ctx, s: b.slices}
+	}
+	return bytes.NewReader(b.bytes)
+}
