@@ -24,6 +24,8 @@ const (
 	defaultHeuristicFraction = 0.1
 	defaultHeuristicMax      = Duration(24 * time.Hour)
 	defaultSetCookie         = "pass"
+	defaultTier              = "both"
+	defaultSliceSize         = 1 * MiB
 	defaultDNSTTL            = Duration(30 * time.Second)
 )
 
@@ -33,6 +35,7 @@ const (
 func (t *Topology) ApplyDefaults() {
 	orDefault(&t.Cache.Memory, defaultCacheMemory)
 	orDefault(&t.Cache.MaxObjectSize, defaultMaxObjectSize)
+	orDefault(&t.Cache.SliceSize, defaultSliceSize)
 	orDefault(&t.Upstream.Timeout, defaultUpstreamTimeout)
 	orDefault(&t.Upstream.IdleTimeout, defaultIdleTimeout)
 	orDefault(&t.DNS.TTL, defaultDNSTTL)
@@ -41,6 +44,7 @@ func (t *Topology) ApplyDefaults() {
 		orDefault(&c.HeuristicFraction, defaultHeuristicFraction)
 		orDefault(&c.HeuristicMax, defaultHeuristicMax)
 		orDefault(&c.SetCookie, defaultSetCookie)
+		orDefault(&c.Tier, defaultTier)
 	}
 	for i := range t.Datacenters {
 		dc := &t.Datacenters[i]

@@ -85,3 +85,15 @@ func (t *Topology) MemoryFor(n NodeRef) ByteSize {
 	}
 	return t.Cache.Memory
 }
+
+// DiskFor is a cache node's disk budget: its own override, else
+// Cache.Disk; 0 means no disk tier.
+func (t *Topology) DiskFor(n NodeRef) ByteSize {
+	switch {
+	case n.Node == nil:
+		return 0
+	case n.Node.Disk > 0:
+		return n.Node.Disk
+	}
+	return t.Cache.Disk
+}

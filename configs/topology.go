@@ -64,6 +64,23 @@ type SiteCache struct {
 	// "pass" (never stored) or "strip" (stored with Set-Cookie removed).
 	// Default: "pass".
 	SetCookie string `yaml:"set_cookie,omitempty"`
+	// Tier is where the site's responses are stored: "memory", "disk" or
+	// "both" (memory in front of disk). Default: "both".
+	Tier string `yaml:"tier,omitempty"`
+	// Tiers override Tier for the paths they match; the first match wins.
+	// Optional.
+	Tiers []TierRule `yaml:"tiers,omitempty"`
+}
+
+// TierRule chooses the store tier of the paths it matches (e.g. video only
+// on disk, so it does not push small hot assets out of memory).
+type TierRule struct {
+	// Match is a path.Match pattern: with a '/', against the URL path
+	// ("/video/*"); without, against the last path segment ("*.mp4").
+	// Required.
+	Match string `yaml:"match"`
+	// Tier is "memory", "disk" or "both". Required.
+	Tier string `yaml:"tier"`
 }
 
 // Datacenter is one location with its edge and shield nodes.
@@ -99,6 +116,8 @@ type Node struct {
 	Public []netip.Addr `yaml:"public,omitempty"`
 	// Memory overrides Cache.Memory for this node.
 	Memory ByteSize `yaml:"memory,omitempty"`
+	// Disk overrides Cache.Disk for this node.
+	Disk ByteSize `yaml:"disk,omitempty"`
 }
 
 // StaticOrigin is a built-in origin that serves files from a folder.
@@ -137,9 +156,18 @@ type OriginRule struct {
 type Cache struct {
 	// Memory is the memory tier's byte budget. Default: 256MiB.
 	Memory ByteSize `yaml:"memory,omitempty"`
-	// MaxObjectSize is the largest body stored; larger ones stream through
-	// uncached. Default: 16MiB.
+	// MaxObjectSize is the largest body stored whole. Larger ones are
+	// stored as slices when the upstream answers Range requests, and
+	// otherwise stream through uncached. Default: 16MiB.
 	MaxObjectSize ByteSize `yaml:"max_object_size,omitempty"`
+	// Disk is the disk tier's byte budget; its files live in the node's
+	// folder of the data directory and survive restarts. Default: 0 (no
+	// disk tier).
+	Disk ByteSize `yaml:"disk,omitempty"`
+	// SliceSize is the size of the slices large objects are fetched and
+	// stored in, with Range requests: a client range fetches only the
+	// slices it touches. Default: 1MiB.
+	SliceSize ByteSize `yaml:"slice_size,omitempty"`
 }
 
 // Upstream sets how caches fetch from their upstreams.

@@ -50,6 +50,9 @@ func (t *Topology) validate(lineOf func(path string) int) ErrorList {
 	}
 	v.datacenters(t.Datacenters)
 	v.listen("purge.listen", t.Purge.Listen, false)
+	if t.Cache.SliceSize < 64*KiB || t.Cache.SliceSize > t.Cache.MaxObjectSize {
+		v.errs.add("cache.slice_size", "%s is outside [64KiB, cache.max_object_size (%s)]", t.Cache.SliceSize, t.Cache.MaxObjectSize)
+	}
 	if t.Cache.MaxObjectSize > t.Cache.Memory {
 		v.errs.add("cache.max_object_size", "%s is larger than cache.memory (%s)", t.Cache.MaxObjectSize, t.Cache.Memory)
 	}
@@ -115,8 +118,26 @@ func (v *validator) sites(sites []Site) {
 		if c.SetCookie != "" && c.SetCookie != "pass" && c.SetCookie != "strip" {
 			v.errs.add(p+".cache.set_cookie", "%q is not one of \"pass\", \"strip\"", c.SetCookie)
 		}
+		if c.Tier != "" && !validTier(c.Tier) {
+			v.errs.add(p+".cache.tier", "%q is not one of \"memory\", \"disk\", \"both\"", c.Tier)
+		}
+		for j, r := range c.Tiers {
+			rp := fmt.Sprintf("%s.cache.tiers[%d]", p, j)
+			if r.Match == "" {
+				v.errs.add(rp+".match", missing)
+			} else if _, err := path.Match(r.Match, ""); err != nil {
+				v.errs.add(rp+".match", "bad pattern %q: %v", r.Match, err)
+			}
+			if r.Tier == "" {
+				v.errs.add(rp+".tier", missing)
+			} else if !validTier(r.Tier) {
+				v.errs.add(rp+".tier", "%q is not one of \"memory\", \"disk\", \"both\"", r.Tier)
+			}
+		}
 	}
 }
+
+func validTier(t string) bool { return t == "memory" || t == "disk" || t == "both" }
 
 // checkHost says what is wrong with a site host name ("" for nothing).
 func checkHost(h string) string {

@@ -168,6 +168,8 @@ func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.R
 				StaleIfError:         s.Cache.StaleIfError.D(),
 				StoreSetCookie:       s.Cache.SetCookie == "strip",
 			},
+			Tier:  tierOf(s.Cache.Tier),
+			Tiers: tierRules(s.Cache.Tiers),
 		})
 	}
 	h, err := NewHandler(Config{
@@ -178,6 +180,7 @@ func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.R
 		ClientFacing:    ref.Role == configs.RoleEdge,
 		Store:           mem,
 		MaxObjectSize:   t.Cache.MaxObjectSize.Int64(),
+		SliceSize:       t.Cache.SliceSize.Int64(),
 		UpstreamTimeout: t.Upstream.Timeout.D(),
 		TrustedProxies:  trusted,
 		Logger:          log,
@@ -189,6 +192,24 @@ func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.R
 	// The handler stops before the store it writes to.
 	n.closers = append([]func(){h.Close}, n.closers...)
 	return h, nil
+}
+
+func tierOf(name string) httpcache.Tier {
+	switch name {
+	case "memory":
+		return httpcache.TierMemory
+	case "disk":
+		return httpcache.TierDisk
+	}
+	return 0 // both
+}
+
+func tierRules(rules []configs.TierRule) []TierRule {
+	var out []TierRule
+	for _, r := range rules {
+		out = append(out, TierRule{Match: r.Match, Tier: tierOf(r.Tier)})
+	}
+	return out
 }
 
 func staticConfig(o *configs.StaticOrigin) static.Config {
