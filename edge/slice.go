@@ -205,9 +205,7 @@ func (s *sliceReader) get(ctx context.Context, i int64) (body, error) {
 		b.close()
 		s.h.store.Delete(key)
 	}
-	f, _ := s.h.flights.join(key,
-		func() *flight { return newFlight(key, s.r.Header, ctx.Done()) },
-		func(f *flight) { s.h.goSafe(func() { s.h.fillSlice(f, s.r, s.site, s.head, i) }) })
+	f := s.startFill(ctx, i)
 	select {
 	case <-f.ready:
 	case <-ctx.Done():
@@ -219,6 +217,27 @@ func (s *sliceReader) get(ctx context.Context, i int64) (body, error) {
 	return flightBody(f), nil
 }
 
+// startFill joins, or starts, the fill of slice i.
+func (s *sliceReader) startFill(ctx context.Context, i int64) *flight {
+	key := sliceKey(s.key, s.head.SliceGen, i)
+	f, _ := s.h.flights.join(key,
+		func() *flight { return newFlight(key, s.r.Header, ctx.Done()) },
+		func(f *flight) { s.h.goSafe(func() { s.h.fillSlice(f, s.r, s.site, s.head, i) }) })
+	return f
+}
+
+// prefetch starts fetching slice i, if it is not stored or coming, so a
+// client reading slice after slice finds the next one arriving already.
+func (s *sliceReader) prefetch(i int64) {
+	if i*s.head.SliceSize >= s.head.Size || (s.first != nil && i == s.firstIdx) {
+		return
+	}
+	if _, ok := s.h.store.Get(sliceKey(s.key, s.head.SliceGen, i)); ok {
+		return
+	}
+	s.startFill(s.h.ctx, i)
+}
+
 // writeRange copies bytes [off, off+n) of the object (n < 0: to the end).
 func (s *sliceReader) writeRange(ctx context.Context, w io.Writer, flush func(), off, n int64) (int64, error) {
 	if n < 0 {
@@ -228,6 +247,9 @@ func (s *sliceReader) writeRange(ctx context.Context, w io.Writer, flush func(),
 	for written < n {
 		pos := off + written
 		i := pos / s.head.SliceSize
+		if (off+n-1)/s.head.SliceSize > i {
+			s.prefetch(i + 1)
+		}
 		b, err := s.get(ctx, i)
 		if err != nil {
 			return written, err

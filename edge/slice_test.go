@@ -252,8 +252,9 @@ func TestSliceRepresentationChange(t *testing.T) {
 			t.Fatalf("a complete body mixing representations was served (%d bytes)", len(b))
 		}
 	}
-	if got := hs.metric("tern_edge_slice_mismatches_total"); got != 1 {
-		t.Errorf("mismatches %v, want 1", got)
+	// The slices being read or prefetched when the change was seen.
+	if got := hs.metric("tern_edge_slice_mismatches_total"); got < 1 {
+		t.Errorf("mismatches %v, want at least 1", got)
 	}
 	r := hs.get("/v")
 	if r.body != string(v2) {

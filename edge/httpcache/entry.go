@@ -185,6 +185,14 @@ func (e *Entry) Revalidated(h304 http.Header, d Decision, requestTime, responseT
 		h.Set("Date", responseTime.UTC().Format(http.TimeFormat))
 	}
 	ne := NewEntry(e.Status, h, e.Body, d, requestTime, responseTime)
-	ne.Header.Set("Content-Length", strconv.Itoa(len(e.Body)))
+	// The body, wherever it is kept, and its slicing stay as they were.
+	ne.File = e.File
+	ne.Sliced, ne.Size, ne.SliceSize, ne.SliceGen = e.Sliced, e.Size, e.SliceSize, e.SliceGen
+	ne.Tier = e.Tier
+	size := e.BodySize()
+	if e.Sliced {
+		size = e.Size
+	}
+	ne.Header.Set("Content-Length", strconv.FormatInt(size, 10))
 	return ne
 }
