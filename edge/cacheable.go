@@ -70,6 +70,9 @@ func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request, s *Site
 				h.store.Delete(key)
 				return h.serveFill(w, r, s, primary, key, nil, noCache, depth)
 			}
+			if reqCC.OnlyIfCached && b.kind == bodySlices && !b.slices.allStored() {
+				return h.fail(w, http.StatusGatewayTimeout, "only-if-cached", "only part of the object is stored")
+			}
 			switch v {
 			case useFresh:
 				return h.serveEntry(w, r, e, b, h.hitStatus(e, now, b, ""), resultHit, now)
