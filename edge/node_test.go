@@ -213,3 +213,35 @@ func TestNodeShutdownWaitsForRequests(t *testing.T) {
 		t.Errorf("stopped node still accepts connections")
 	}
 }
+
+func TestMemoryLimit(t *testing.T) {
+	top, err := configs.Demo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var origin, edge1 configs.NodeRef
+	caches := 0
+	for _, ref := range top.Nodes() {
+		switch ref.Role {
+		case configs.RoleOrigin:
+			origin = ref
+		case configs.RoleEdge, configs.RoleShield:
+			caches++
+			edge1 = ref
+		}
+	}
+	mem := top.Cache.Memory.Int64()
+	for _, tt := range []struct {
+		name string
+		refs []configs.NodeRef
+		want int64
+	}{
+		{"origin only", []configs.NodeRef{origin}, 0},
+		{"one edge", []configs.NodeRef{edge1}, mem + edge.MemoryHeadroom},
+		{"whole demo", top.Nodes(), int64(caches)*mem + edge.MemoryHeadroom},
+	} {
+		if got := edge.MemoryLimit(top, tt.refs); got != tt.want {
+			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}

@@ -151,6 +151,11 @@ type sliceReader struct {
 	// firstIdx.
 	first    *flight
 	firstIdx int64
+	// ahead is the fill prefetch started for slice aheadIdx. get reads
+	// it even when the store did not keep the slice (the memory tier may
+	// refuse or evict it at once), so a slice is never fetched twice.
+	ahead    *flight
+	aheadIdx int64
 }
 
 func (h *Handler) slicesBody(r *http.Request, s *Site, key string, head *httpcache.Entry, first *flight, firstIdx int64) body {
@@ -196,6 +201,9 @@ func (s *sliceReader) get(ctx context.Context, i int64) (body, error) {
 	if s.first != nil && i == s.firstIdx {
 		return flightBody(s.first), nil
 	}
+	if s.ahead != nil && i == s.aheadIdx {
+		return waitSlice(ctx, s.ahead)
+	}
 	key := sliceKey(s.key, s.head.SliceGen, i)
 	if e, ok := s.h.store.Get(key); ok {
 		b, err := s.h.entryBody(s.r, s.site, key, e)
@@ -205,7 +213,11 @@ func (s *sliceReader) get(ctx context.Context, i int64) (body, error) {
 		b.close()
 		s.h.store.Delete(key)
 	}
-	f := s.startFill(ctx, i)
+	return waitSlice(ctx, s.startFill(ctx, i))
+}
+
+// waitSlice returns the body of slice fill f once its outcome is known.
+func waitSlice(ctx context.Context, f *flight) (body, error) {
 	select {
 	case <-f.ready:
 	case <-ctx.Done():
@@ -229,13 +241,14 @@ func (s *sliceReader) startFill(ctx context.Context, i int64) *flight {
 // prefetch starts fetching slice i, if it is not stored or coming, so a
 // client reading slice after slice finds the next one arriving already.
 func (s *sliceReader) prefetch(i int64) {
-	if i*s.head.SliceSize >= s.head.Size || (s.first != nil && i == s.firstIdx) {
+	if i*s.head.SliceSize >= s.head.Size || (s.first != nil && i == s.firstIdx) ||
+		(s.ahead != nil && i == s.aheadIdx) {
 		return
 	}
 	if _, ok := s.h.store.Get(sliceKey(s.key, s.head.SliceGen, i)); ok {
 		return
 	}
-	s.startFill(s.h.ctx, i)
+	s.ahead, s.aheadIdx = s.startFill(s.h.ctx, i), i
 }
 
 // writeRange copies bytes [off, off+n) of the object (n < 0: to the end).
@@ -247,12 +260,13 @@ func (s *sliceReader) writeRange(ctx context.Context, w io.Writer, flush func(),
 	for written < n {
 		pos := off + written
 		i := pos / s.head.SliceSize
-		if (off+n-1)/s.head.SliceSize > i {
-			s.prefetch(i + 1)
-		}
 		b, err := s.get(ctx, i)
 		if err != nil {
 			return written, err
+		}
+		if (off+n-1)/s.head.SliceSize > i {
+			// After get, which may take slice i from the last prefetch.
+			s.prefetch(i + 1)
 		}
 		within := pos - i*s.head.SliceSize
 		m, err := b.writeRange(ctx, w, flush, within, min(n-written, sliceLen(s.head, i)-within))

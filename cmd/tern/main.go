@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 
 	"golang.org/x/sync/errgroup"
@@ -105,6 +106,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 func serve(t *configs.Topology, refs []configs.NodeRef, dataDir string, log *slog.Logger, started func([]*edge.Node)) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		if limit := edge.MemoryLimit(t, refs); limit > 0 {
+			debug.SetMemoryLimit(limit)
+		}
+	}
 	var nodes []*edge.Node
 	for i, ref := range refs {
 		n, err := edge.NewNode(t, ref, edge.NodeOptions{DataDir: dataDir, Logger: log, ProcessMetrics: i == 0})
