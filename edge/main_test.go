@@ -1,12 +1,17 @@
 package edge_test
 
 import (
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		// Re-executed by a crash test to be the node it kills.
+		os.Exit(runChildNode())
+	}
 	goleak.VerifyTestMain(m,
 		// ristretto's processItems goroutines stop on Close, but the test
 		// HTTP client's idle connections may linger a moment.

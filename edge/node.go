@@ -107,7 +107,7 @@ func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node,
 				return nil, fmt.Errorf("node %s: data dir: %w", ref.Name, err)
 			}
 		}
-		h, err := newCacheHandler(t, ref, reg, log, n)
+		h, err := newCacheHandler(t, ref, reg, log, n, opts.DataDir)
 		if err != nil {
 			return nil, fmt.Errorf("node %s: %w", ref.Name, err)
 		}
@@ -142,13 +142,35 @@ func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node,
 // newCacheHandler builds the cache of an edge or a shield: an edge's
 // upstream is the topology's shields (the origin when there are none), a
 // shield's is the origin.
-func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.Registry, log *slog.Logger, n *Node) (*Handler, error) {
+func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.Registry, log *slog.Logger, n *Node, dataDir string) (*Handler, error) {
 	mem, err := store.NewMemory(t.MemoryFor(ref).Int64())
 	if err != nil {
 		return nil, err
 	}
-	n.closers = append(n.closers, mem.Close)
 	RegisterStoreMetrics(reg, mem)
+	var disk *store.Disk
+	if size := t.DiskFor(ref).Int64(); size > 0 {
+		if dataDir == "" {
+			mem.Close()
+			return nil, fmt.Errorf("a disk tier needs a data directory")
+		}
+		disk, err = store.OpenDisk(store.DiskConfig{
+			Dir:        filepath.Join(dataDir, ref.Name, "cache"),
+			MaxBytes:   size,
+			Logger:     log,
+			Registerer: reg,
+		})
+		if err != nil {
+			mem.Close()
+			return nil, err
+		}
+	}
+	tiers := store.NewTiered(mem, disk, log)
+	n.closers = append(n.closers, func() {
+		if err := tiers.Close(); err != nil {
+			log.Error("closing the cache failed", "err", err)
+		}
+	})
 
 	transport := origin.NewTransport(origin.TransportConfig{IdleTimeout: t.Upstream.IdleTimeout.D()})
 	n.closers = append(n.closers, transport.CloseIdleConnections)
@@ -201,7 +223,7 @@ func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.R
 		Upstream:        upstream,
 		Shielded:        shielded,
 		ClientFacing:    ref.Role == configs.RoleEdge,
-		Store:           mem,
+		Store:           tiers,
 		MaxObjectSize:   t.Cache.MaxObjectSize.Int64(),
 		SliceSize:       t.Cache.SliceSize.Int64(),
 		UpstreamTimeout: t.Upstream.Timeout.D(),

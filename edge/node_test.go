@@ -186,7 +186,7 @@ func TestNodeShutdownWaitsForRequests(t *testing.T) {
 	ref, _ := top.Lookup("shield-1")
 	ref.Node.Listen, _ = configs.ParseAddr("127.0.0.1:0")
 	ref.Node.Admin, _ = configs.ParseAddr("127.0.0.1:0")
-	n, err := edge.NewNode(top, ref, edge.NodeOptions{})
+	n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,152 @@
+package store
+
+import (
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tern-cdn/tern/edge/httpcache"
+)
+
+// Tiered is the memory tier in front of the disk tier, as one store. An
+// entry goes to the tiers its Tier allows; a disk hit is served from its
+// file at once and copied into memory in the background, where the memory
+// tier's own admission policy decides whether it stays.
+type Tiered struct {
+	mem  *Memory
+	disk *Disk
+	log  *slog.Logger
+	now  func() time.Time
+
+	promote chan promotion
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+type promotion struct {
+	key string
+	e   *httpcache.Entry
+}
+
+// maxPromote bounds the bodies copied from disk into memory: larger ones
+// are served from their files.
+const maxPromote = 4 << 20
+
+// NewTiered returns memory in front of disk; disk may be nil (memory only).
+func NewTiered(mem *Memory, disk *Disk, log *slog.Logger) *Tiered {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	t := &Tiered{mem: mem, disk: disk, log: log, now: time.Now,
+		promote: make(chan promotion, 256), stop: make(chan struct{})}
+	if disk != nil {
+		t.wg.Add(1)
+		go t.promoter()
+	}
+	return t
+}
+
+// Get returns the entry from memory, else from disk.
+func (t *Tiered) Get(key string) (*httpcache.Entry, bool) {
+	if e, ok := t.mem.Get(key); ok {
+		return e, true
+	}
+	if t.disk == nil {
+		return nil, false
+	}
+	e, ok := t.disk.Get(key)
+	if !ok {
+		return nil, false
+	}
+	if e.Tier.Allows(httpcache.TierMemory) && e.BodySize() <= maxPromote {
+		select {
+		case t.promote <- promotion{key, e}:
+		default: // busy: this hit is served from disk, a later one promotes
+		}
+	}
+	return e, true
+}
+
+// Set stores e in every tier its Tier allows and reports whether one kept it.
+func (t *Tiered) Set(key string, e *httpcache.Entry, ttl time.Duration) bool {
+	kept := false
+	if e.Tier.Allows(httpcache.TierMemory) || t.disk == nil {
+		kept = t.mem.Set(key, e, ttl)
+	}
+	if t.disk != nil && e.Tier.Allows(httpcache.TierDisk) {
+		de := e
+		if e.Body == nil && e.File != nil {
+			// A disk entry refreshed by a revalidation: rewrite it with
+			// its body read back.
+			b, err := readFileBody(e.File)
+			if err != nil {
+				t.log.Warn("store: rereading a body for a refreshed entry failed", "err", err)
+				return kept
+			}
+			cp := *e
+			cp.Body, cp.File = b, nil
+			de = &cp
+		}
+		kept = t.disk.Set(key, de, ttl) || kept
+	}
+	return kept
+}
+
+// Delete removes key from both tiers.
+func (t *Tiered) Delete(key string) {
+	t.mem.Delete(key)
+	if t.disk != nil {
+		t.disk.Delete(key)
+	}
+}
+
+// Close stops the promoter and closes both tiers.
+func (t *Tiered) Close() error {
+	close(t.stop)
+	t.wg.Wait()
+	t.mem.Close()
+	if t.disk != nil {
+		return t.disk.Close()
+	}
+	return nil
+}
+
+func (t *Tiered) promoter() {
+	defer t.wg.Done()
+	for {
+		select {
+		case <-t.stop:
+			return
+		case p := <-t.promote:
+			if _, ok := t.mem.Get(p.key); ok {
+				continue
+			}
+			b, err := readFileBody(p.e.File)
+			if err != nil {
+				continue // Open dropped a corrupt entry already
+			}
+			cp := *p.e
+			cp.Body, cp.File = b, nil
+			if ttl := cp.StoreTTL(t.now()); ttl > 0 {
+				t.mem.Set(p.key, &cp, ttl)
+			}
+		}
+	}
+}
+
+// readFileBody reads a file body into memory; an entry without a body
+// gives an empty one.
+func readFileBody(fb httpcache.FileBody) ([]byte, error) {
+	if fb == nil {
+		return []byte{}, nil
+	}
+	f, err := fb.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := make([]byte, fb.Size())
+	_, err = io.ReadFull(f, b)
+	return b, err
+}
