@@ -25,6 +25,14 @@ const (
 	defaultHeuristicMax      = Duration(24 * time.Hour)
 	defaultSetCookie         = "pass"
 	defaultTier              = "both"
+	defaultConnectTimeout    = Duration(5 * time.Second)
+	defaultShieldProtocol    = "h2c"
+	defaultHealthInterval    = Duration(2 * time.Second)
+	defaultHealthTimeout     = Duration(1 * time.Second)
+	defaultHealthRise        = 2
+	defaultHealthFall        = 3
+	defaultHealthMaxFails    = 3
+	defaultHealthFailBackoff = Duration(1 * time.Second)
 	defaultSliceSize         = 1 * MiB
 	defaultDNSTTL            = Duration(30 * time.Second)
 )
@@ -38,6 +46,15 @@ func (t *Topology) ApplyDefaults() {
 	orDefault(&t.Cache.SliceSize, defaultSliceSize)
 	orDefault(&t.Upstream.Timeout, defaultUpstreamTimeout)
 	orDefault(&t.Upstream.IdleTimeout, defaultIdleTimeout)
+	orDefault(&t.Upstream.ConnectTimeout, defaultConnectTimeout)
+	orDefault(&t.Upstream.ShieldProtocol, defaultShieldProtocol)
+	hc := &t.Upstream.Health
+	orDefault(&hc.Interval, defaultHealthInterval)
+	orDefault(&hc.Timeout, defaultHealthTimeout)
+	orDefault(&hc.Rise, defaultHealthRise)
+	orDefault(&hc.Fall, defaultHealthFall)
+	orDefault(&hc.MaxFails, defaultHealthMaxFails)
+	orDefault(&hc.FailBackoff, defaultHealthFailBackoff)
 	orDefault(&t.DNS.TTL, defaultDNSTTL)
 	for i := range t.Sites {
 		c := &t.Sites[i].Cache

@@ -72,7 +72,7 @@ origins:
 
 // computedDefaults are the fields whose documented default is not a value
 // (it is computed, or decided at run time); TestDefaults covers them.
-var computedDefaults = []string{"Site.HostHeader", "Node.Public"}
+var computedDefaults = []string{"Site.HostHeader", "Node.Public", "Node.Shields"}
 
 // TestDefaultsMatchDocs reads topology.go and checks that every field doc
 // saying "Default: V" gets V from ApplyDefaults, so that the doc comments,
@@ -163,6 +163,8 @@ func sameValue(v reflect.Value, doc string) string {
 		want, err = ParseDuration(doc)
 	case float64:
 		want, err = strconv.ParseFloat(doc, 64)
+	case int:
+		want, err = strconv.Atoi(doc)
 	case string:
 		want, err = strconv.Unquote(doc)
 	case *bool:

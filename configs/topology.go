@@ -36,6 +36,14 @@ type Site struct {
 	// Origin is the base URL of the customer's origin (http or https, no
 	// query). Required.
 	Origin URL `yaml:"origin"`
+	// Backups are more origins with the same content, tried in order when
+	// Origin (and each backup before them) fails or is marked down.
+	// Optional.
+	Backups []URL `yaml:"backups,omitempty"`
+	// HealthPath, when set, is checked on every origin (GET, 2xx = up) at
+	// upstream.health's interval. Optional: origins are always checked
+	// passively, by the failures of real requests.
+	HealthPath string `yaml:"health_path,omitempty"`
 	// HostHeader is the Host sent to the origin. Default: the client's Host.
 	HostHeader string `yaml:"host_header,omitempty"`
 	// Cache overrides the cache policy for this site.
@@ -118,6 +126,11 @@ type Node struct {
 	Memory ByteSize `yaml:"memory,omitempty"`
 	// Disk overrides Cache.Disk for this node.
 	Disk ByteSize `yaml:"disk,omitempty"`
+	// Shields names the shields an edge fetches through. Default: every
+	// shield of the topology, so each object has one home shield
+	// fleet-wide (rendezvous hashing); an empty topology-wide list means
+	// the edge goes to the origin. Only for edges.
+	Shields []string `yaml:"shields,omitempty"`
 }
 
 // StaticOrigin is a built-in origin that serves files from a folder.
@@ -177,6 +190,35 @@ type Upstream struct {
 	// IdleTimeout closes idle upstream connections; keep it below the
 	// origin's own (often 5s). Default: 4s.
 	IdleTimeout Duration `yaml:"idle_timeout,omitempty"`
+	// ConnectTimeout bounds connection set-up to an upstream. Default: 5s.
+	ConnectTimeout Duration `yaml:"connect_timeout,omitempty"`
+	// ShieldProtocol is how edges talk to shields: "h2c" (HTTP/2 without
+	// TLS, many requests on one connection) or "http/1.1". Default: "h2c".
+	ShieldProtocol string `yaml:"shield_protocol,omitempty"`
+	// Health sets how shields and origins are checked.
+	Health Health `yaml:"health,omitempty"`
+}
+
+// Health configures the checks of upstreams (shields and origins).
+type Health struct {
+	// Interval between active checks (a GET of a shield's /healthz on its
+	// admin address, or of a site's health_path on its origins).
+	// Default: 2s.
+	Interval Duration `yaml:"interval,omitempty"`
+	// Timeout of one active check. Default: 1s.
+	Timeout Duration `yaml:"timeout,omitempty"`
+	// Rise is how many checks in a row must pass to mark an upstream up.
+	// Default: 2.
+	Rise int `yaml:"rise,omitempty"`
+	// Fall is how many checks in a row must fail to mark it down.
+	// Default: 3.
+	Fall int `yaml:"fall,omitempty"`
+	// MaxFails is how many real requests in a row may fail before the
+	// upstream is held down (passive check). Default: 3.
+	MaxFails int `yaml:"max_fails,omitempty"`
+	// FailBackoff is the first hold-down after MaxFails; it doubles each
+	// time the probe request after it fails, up to 30s. Default: 1s.
+	FailBackoff Duration `yaml:"fail_backoff,omitempty"`
 }
 
 // DNS configures the authoritative geo-DNS (served by dns nodes).

@@ -50,6 +50,37 @@ func (t *Topology) validate(lineOf func(path string) int) ErrorList {
 	}
 	v.datacenters(t.Datacenters)
 	v.listen("purge.listen", t.Purge.Listen, false)
+	if p := t.Upstream.ShieldProtocol; p != "h2c" && p != "http/1.1" {
+		v.errs.add("upstream.shield_protocol", "%q is not one of \"h2c\", \"http/1.1\"", p)
+	}
+	for _, f := range []struct {
+		name string
+		n    int
+	}{{"rise", t.Upstream.Health.Rise}, {"fall", t.Upstream.Health.Fall}, {"max_fails", t.Upstream.Health.MaxFails}} {
+		if f.n < 1 || f.n > 100 {
+			v.errs.add("upstream.health."+f.name, "%d is outside [1, 100]", f.n)
+		}
+	}
+	shields := map[string]bool{}
+	for _, dc := range t.Datacenters {
+		for _, n := range dc.Shields {
+			shields[n.Name] = true
+		}
+	}
+	for i, dc := range t.Datacenters {
+		for j, n := range dc.Edges {
+			for k, name := range n.Shields {
+				if !shields[name] {
+					v.errs.add(fmt.Sprintf("datacenters[%d].edges[%d].shields[%d]", i, j, k), "no shield named %q", name)
+				}
+			}
+		}
+		for j, n := range dc.Shields {
+			if len(n.Shields) > 0 {
+				v.errs.add(fmt.Sprintf("datacenters[%d].shields[%d].shields", i, j), "only edges name shields")
+			}
+		}
+	}
 	if t.Cache.SliceSize < 64*KiB || t.Cache.SliceSize > t.Cache.MaxObjectSize {
 		v.errs.add("cache.slice_size", "%s is outside [64KiB, cache.max_object_size (%s)]", t.Cache.SliceSize, t.Cache.MaxObjectSize)
 	}
@@ -110,6 +141,14 @@ func (v *validator) sites(sites []Site) {
 			v.errs.add(p+".origin", missing)
 		} else if u := s.Origin.URL(); u.RawQuery != "" || u.ForceQuery {
 			v.errs.add(p+".origin", "origin URL %q must not have a query", s.Origin)
+		}
+		for j, b := range s.Backups {
+			if u := b.URL(); u.RawQuery != "" || u.ForceQuery {
+				v.errs.add(fmt.Sprintf("%s.backups[%d]", p, j), "origin URL %q must not have a query", b)
+			}
+		}
+		if s.HealthPath != "" && !strings.HasPrefix(s.HealthPath, "/") {
+			v.errs.add(p+".health_path", "%q must start with /", s.HealthPath)
 		}
 		c := s.Cache
 		if math.IsNaN(c.HeuristicFraction) || c.HeuristicFraction < 0 || c.HeuristicFraction > 1 {
