@@ -141,10 +141,14 @@ func (v *validator) sites(sites []Site) {
 			v.errs.add(p+".origin", missing)
 		} else if u := s.Origin.URL(); u.RawQuery != "" || u.ForceQuery {
 			v.errs.add(p+".origin", "origin URL %q must not have a query", s.Origin)
+		} else if u.Path != "" && u.Path != "/" {
+			// Edges fall back from their shields to the origin directly, and
+			// both must build the same path: base paths are not supported yet.
+			v.errs.add(p+".origin", "origin URL %q must not have a path", s.Origin)
 		}
 		for j, b := range s.Backups {
-			if u := b.URL(); u.RawQuery != "" || u.ForceQuery {
-				v.errs.add(fmt.Sprintf("%s.backups[%d]", p, j), "origin URL %q must not have a query", b)
+			if u := b.URL(); u.RawQuery != "" || u.ForceQuery || (u.Path != "" && u.Path != "/") {
+				v.errs.add(fmt.Sprintf("%s.backups[%d]", p, j), "origin URL %q must not have a path or query", b)
 			}
 		}
 		if s.HealthPath != "" && !strings.HasPrefix(s.HealthPath, "/") {

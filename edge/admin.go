@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 
@@ -8,9 +9,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// AdminHandler serves a node's /metrics, /healthz (the process is alive)
-// and /readyz (ready reports nil once the node can serve traffic).
-func AdminHandler(reg *prometheus.Registry, ready func() error) http.Handler {
+// AdminHandler serves a node's /metrics, /healthz (the process is alive),
+// /readyz (ready reports nil once the node can serve traffic) and /status
+// (status's value as JSON: the upstreams' health).
+func AdminHandler(reg *prometheus.Registry, ready func() error, status func() any) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, MaxRequestsInFlight: 4}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -25,6 +27,12 @@ func AdminHandler(reg *prometheus.Registry, ready func() error) http.Handler {
 			return
 		}
 		io.WriteString(w, "ready\n")
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(map[string]any{"upstreams": status()})
 	})
 	return mux
 }

@@ -121,6 +121,10 @@ func (h *Handler) fail(w http.ResponseWriter, code int, detail, msg string) outc
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("Cache-Status", h.name+"; fwd=bypass; detail="+detail)
+	// Tern-Error marks an answer this node made itself, so the edge in
+	// front of a shield can tell a failed shield (fail over) from the
+	// origin's own error (pass it on).
+	hdr.Set("Tern-Error", detail)
 	w.WriteHeader(code)
 	n, _ := fmt.Fprintf(w, "%d %s: %s\n", code, http.StatusText(code), msg)
 	return outcome{result: resultError, code: code, bytes: int64(n)}

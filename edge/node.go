@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -73,6 +75,10 @@ type Node struct {
 	admin   *Server
 	ready   atomic.Bool
 	closers []func()
+	// runners run beside the listeners until the node stops (health checks).
+	runners []func(context.Context)
+	// status reports the upstreams' health for the admin /status page.
+	status func() []origin.UpstreamStatus
 }
 
 // NewNode builds the node ref names and binds its listeners, so that a
@@ -117,7 +123,11 @@ func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node,
 	}
 
 	var err error
-	if n.traffic, err = Listen(listen.String(), handler, log); err != nil {
+	listenFn := Listen
+	if ref.Role == configs.RoleShield {
+		listenFn = ListenH2C
+	}
+	if n.traffic, err = listenFn(listen.String(), handler, log); err != nil {
 		n.close()
 		return nil, fmt.Errorf("node %s: %w", ref.Name, err)
 	}
@@ -128,6 +138,11 @@ func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node,
 				return errors.New("starting")
 			}
 			return nil
+		}, func() any {
+			if n.status == nil {
+				return []origin.UpstreamStatus{}
+			}
+			return n.status()
 		})
 		if n.admin, err = Listen(admin.String(), ah, log); err != nil {
 			n.traffic.ln.Close()
@@ -139,9 +154,7 @@ func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node,
 	return n, nil
 }
 
-// newCacheHandler builds the cache of an edge or a shield: an edge's
-// upstream is the topology's shields (the origin when there are none), a
-// shield's is the origin.
+// newCacheHandler builds the cache of an edge or a shield.
 func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.Registry, log *slog.Logger, n *Node, dataDir string) (*Handler, error) {
 	mem, err := store.NewMemory(t.MemoryFor(ref).Int64())
 	if err != nil {
@@ -172,21 +185,11 @@ func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.R
 		}
 	})
 
-	transport := origin.NewTransport(origin.TransportConfig{IdleTimeout: t.Upstream.IdleTimeout.D()})
-	n.closers = append(n.closers, transport.CloseIdleConnections)
-	var upstream http.RoundTripper = transport
-	shielded := false
-	var trusted []netip.Prefix
-	if ref.Role == configs.RoleEdge && len(t.Shields()) > 0 {
-		var bases []string
-		for _, s := range t.Shields() {
-			bases = append(bases, "http://"+s.Node.Listen.String())
-		}
-		if upstream, err = origin.NewShields(bases, transport); err != nil {
-			return nil, err
-		}
-		shielded = true
+	upstream, shielded, err := newUpstream(t, ref, reg, log, n)
+	if err != nil {
+		return nil, err
 	}
+	var trusted []netip.Prefix
 	if ref.Role == configs.RoleShield {
 		// A shield keeps the client address its edges forward.
 		for _, e := range t.Edges() {
@@ -257,6 +260,86 @@ func tierRules(rules []configs.TierRule) []TierRule {
 	return out
 }
 
+// newUpstream builds a cache node's upstream: for an edge, its shields
+// ranked per object by rendezvous hashing, then the site's origins; for a
+// shield, the site's origins. Shields are checked on their admin /healthz,
+// origins on the site's health_path; every upstream is also checked
+// passively by its requests' failures.
+func newUpstream(t *configs.Topology, ref configs.NodeRef, reg *prometheus.Registry, log *slog.Logger, n *Node) (http.RoundTripper, bool, error) {
+	up := t.Upstream
+	hc := origin.HealthConfig{
+		MaxFails: up.Health.MaxFails, FailBackoff: up.Health.FailBackoff.D(),
+		Interval: up.Health.Interval.D(), Timeout: up.Health.Timeout.D(),
+		Rise: up.Health.Rise, Fall: up.Health.Fall,
+	}
+	toOrigins := origin.NewTransport(origin.TransportConfig{
+		IdleTimeout: up.IdleTimeout.D(), DialTimeout: up.ConnectTimeout.D(),
+	})
+	n.closers = append(n.closers, toOrigins.CloseIdleConnections)
+
+	pools := map[string]*origin.Pool{}
+	for _, s := range t.Sites {
+		ups := []origin.UpstreamConfig{{Name: s.Name + "-origin", URL: s.Origin.String()}}
+		for i, b := range s.Backups {
+			ups = append(ups, origin.UpstreamConfig{Name: fmt.Sprintf("%s-backup-%d", s.Name, i+1), URL: b.String()})
+		}
+		shc := hc
+		if s.HealthPath == "" {
+			shc.Interval = -1 // passive checks only
+		} else {
+			for i := range ups {
+				ups[i].CheckURL = strings.TrimSuffix(ups[i].URL, "/") + s.HealthPath
+			}
+		}
+		pool, err := origin.NewPool("site-"+s.Name, ups, shc, toOrigins, reg, log)
+		if err != nil {
+			return nil, false, err
+		}
+		n.runners = append(n.runners, pool.Run)
+		for _, h := range s.Hosts {
+			pools[h] = pool
+		}
+	}
+	originsFor := func(r *http.Request) *origin.Pool { return pools[normalizeHost(r.Host)] }
+
+	var shields *origin.Pool
+	transport := http.RoundTripper(toOrigins)
+	if ref.Role == configs.RoleEdge {
+		var ups []origin.UpstreamConfig
+		var hosts []string
+		for _, s := range t.Shields() {
+			if len(ref.Node.Shields) > 0 && !slices.Contains(ref.Node.Shields, s.Name) {
+				continue
+			}
+			ups = append(ups, origin.UpstreamConfig{Name: s.Name, URL: "http://" + s.Node.Listen.String(),
+				CheckURL: "http://" + s.Node.Admin.String() + "/healthz"})
+			hosts = append(hosts, s.Node.Listen.String())
+		}
+		if len(ups) > 0 {
+			toShields := origin.NewTransport(origin.TransportConfig{
+				IdleTimeout: up.IdleTimeout.D(), DialTimeout: up.ConnectTimeout.D(),
+				// One hung shield must leave time to try the next.
+				ResponseHeaderTimeout: up.Timeout.D() / 3,
+				H2C:                   up.ShieldProtocol == "h2c",
+			})
+			n.closers = append(n.closers, toShields.CloseIdleConnections)
+			var err error
+			if shields, err = origin.NewPool("shields", ups, hc, toShields, reg, log); err != nil {
+				return nil, false, err
+			}
+			n.runners = append(n.runners, shields.Run)
+			transport = origin.NewSplit(hosts, toShields, toOrigins)
+		}
+	}
+	self := ""
+	if ref.Node != nil {
+		self = ref.Node.Listen.String()
+	}
+	router := origin.NewRouter(shields, originsFor, transport, self, reg, log)
+	n.status = router.Status
+	return router, shields != nil, nil
+}
+
 func staticConfig(o *configs.StaticOrigin) static.Config {
 	cfg := static.Config{Root: o.Root}
 	for _, r := range o.Rules {
@@ -277,6 +360,9 @@ func staticConfig(o *configs.StaticOrigin) static.Config {
 func (n *Node) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(n.traffic.Serve)
+	for _, run := range n.runners {
+		g.Go(func() error { run(gctx); return nil })
+	}
 	if n.admin != nil {
 		g.Go(n.admin.Serve)
 	}

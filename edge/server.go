@@ -24,9 +24,22 @@ type Server struct {
 	ln  net.Listener
 }
 
-// Listen binds addr and prepares h to be served on it; Serve starts it.
-// Connection-level errors go to log at debug level (nil: discarded).
+// Listen binds addr and prepares h to be served on it over HTTP/1.1;
+// Serve starts it. Connection-level errors go to log at debug level (nil:
+// discarded).
 func Listen(addr string, h http.Handler, log *slog.Logger) (*Server, error) {
+	return listen(addr, h, log, false)
+}
+
+// ListenH2C is Listen that also accepts HTTP/2 with prior knowledge
+// (h2c), for shields, whose clients are edges. Client-facing listeners
+// stay HTTP/1.1 here: a server that accepts h2c must wait for the 24-byte
+// preface before it can answer a short garbage request.
+func ListenH2C(addr string, h http.Handler, log *slog.Logger) (*Server, error) {
+	return listen(addr, h, log, true)
+}
+
+func listen(addr string, h http.Handler, log *slog.Logger, h2c bool) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -34,7 +47,11 @@ func Listen(addr string, h http.Handler, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(h2c)
 	return &Server{ln: ln, srv: &http.Server{
+		Protocols:         protocols,
 		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,

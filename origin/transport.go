@@ -18,6 +18,17 @@ type TransportConfig struct {
 	// MaxIdlePerHost is how many idle connections are kept per upstream.
 	// Default: 256.
 	MaxIdlePerHost int
+	// ResponseHeaderTimeout bounds the wait for an upstream's response
+	// headers once the request is written; a Router then fails over to the
+	// next upstream instead of spending the whole request's deadline on a
+	// hung one. Zero: no limit beyond the request's context.
+	ResponseHeaderTimeout time.Duration
+	// H2C speaks HTTP/2 with prior knowledge (no TLS, no upgrade) to
+	// http:// upstreams, which must serve unencrypted HTTP/2 (net/http
+	// allows only that combination with HTTP/1 off). https:// upstreams
+	// must then speak h2 too (ALPN), so give shields such a transport and
+	// origins a separate default one. Default false: HTTP/1.1 only.
+	H2C bool
 }
 
 // NewTransport returns the transport for upstream requests.
@@ -37,7 +48,7 @@ func NewTransport(cfg TransportConfig) *http.Transport {
 	if cfg.MaxIdlePerHost <= 0 {
 		cfg.MaxIdlePerHost = 256
 	}
-	return &http.Transport{
+	t := &http.Transport{
 		// Never a proxy from the environment: upstreams are the topology's.
 		Proxy: nil,
 		DialContext: (&net.Dialer{
@@ -52,5 +63,40 @@ func NewTransport(cfg TransportConfig) *http.Transport {
 		// add gzip and decode behind its back.
 		DisableCompression:    true,
 		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: cfg.ResponseHeaderTimeout,
 	}
+	if cfg.H2C {
+		var p http.Protocols
+		p.SetUnencryptedHTTP2(true)
+		p.SetHTTP2(true)
+		t.Protocols = &p
+	}
+	return t
+}
+
+// Split sends requests for the given hosts (host:port of shields) through
+// one transport and everything else through another: edges speak h2c to
+// shields and HTTP/1.1 to origins, through one Router.
+type Split struct {
+	hosts    map[string]bool
+	matched  http.RoundTripper
+	fallback http.RoundTripper
+}
+
+// NewSplit returns a Split sending hosts through matched and the rest
+// through fallback.
+func NewSplit(hosts []string, matched, fallback http.RoundTripper) *Split {
+	s := &Split{hosts: make(map[string]bool, len(hosts)), matched: matched, fallback: fallback}
+	for _, h := range hosts {
+		s.hosts[h] = true
+	}
+	return s
+}
+
+// RoundTrip sends req through the transport for its URL's host.
+func (s *Split) RoundTrip(req *http.Request) (*http.Response, error) {
+	if s.hosts[req.URL.Host] {
+		return s.matched.RoundTrip(req)
+	}
+	return s.fallback.RoundTrip(req)
 }
