@@ -324,7 +324,8 @@ func newUpstream(t *configs.Topology, ref configs.NodeRef, reg *prometheus.Regis
 			})
 			n.closers = append(n.closers, toShields.CloseIdleConnections)
 			var err error
-			if shields, err = origin.NewPool("shields", ups, hc, toShields, reg, log); err != nil {
+			// Checks go to the shields' admin listeners, which speak HTTP/1.1.
+			if shields, err = origin.NewPool("shields", ups, hc, toOrigins, reg, log); err != nil {
 				return nil, false, err
 			}
 			n.runners = append(n.runners, shields.Run)
