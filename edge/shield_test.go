@@ -1,0 +1,169 @@
+package edge_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/tern-cdn/tern/configs"
+	"github.com/tern-cdn/tern/edge"
+)
+
+// fleet is a topology of shields and edges running in process, in front
+// of a test origin.
+type fleet struct {
+	top    *configs.Topology
+	nodes  map[string]*edge.Node
+	cancel map[string]context.CancelFunc
+	done   map[string]chan error
+}
+
+// startFleet runs every shield, then every edge, of a topology with
+// `shields` shields and `edges` edges on loopback ports picked by the
+// kernel, in front of originURL.
+func startFleet(t *testing.T, originURL string, shields, edges int) *fleet {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "sites:\n  - name: test\n    hosts: [www.cdn.test]\n    origin: %s\ndatacenters:\n", originURL)
+	for i := 0; i < max(shields, edges); i++ {
+		fmt.Fprintf(&b, "  - name: dc%d\n    lat: %d\n    lon: 0\n", i, i)
+		if i < shields {
+			fmt.Fprintf(&b, "    shields:\n      - name: shield-%d\n        listen: 127.0.0.1:0\n        admin: 127.0.0.1:0\n", i+1)
+		}
+		if i < edges {
+			fmt.Fprintf(&b, "    edges:\n      - name: edge-%d\n        listen: 127.0.%d.1:0\n        admin: 127.0.%d.1:0\n", i+1, i+1, i+1)
+		}
+	}
+	b.WriteString("upstream:\n  health:\n    interval: 100ms\n    rise: 1\n    fall: 1\n    max_fails: 1\n    fail_backoff: 200ms\n")
+	top, err := configs.Parse("fleet.yaml", []byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fleet{top: top, nodes: map[string]*edge.Node{}, cancel: map[string]context.CancelFunc{}, done: map[string]chan error{}}
+	t.Cleanup(func() {
+		for name := range f.nodes {
+			f.stop(name)
+		}
+	})
+	for _, role := range []configs.Role{configs.RoleShield, configs.RoleEdge} {
+		for _, ref := range top.Nodes() {
+			if ref.Role != role {
+				continue
+			}
+			n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- n.Run(ctx) }()
+			f.nodes[ref.Name], f.cancel[ref.Name], f.done[ref.Name] = n, cancel, done
+			// Edges built after this find the shield where it listens.
+			ref.Node.Listen, _ = configs.ParseAddr(n.Listen)
+			ref.Node.Admin, _ = configs.ParseAddr(n.Admin)
+		}
+	}
+	return f
+}
+
+func (f *fleet) stop(name string) {
+	if c, ok := f.cancel[name]; ok {
+		c()
+		<-f.done[name]
+		delete(f.cancel, name)
+	}
+}
+
+func (f *fleet) get(t *testing.T, node, path string) (int, string, string) {
+	req, _ := http.NewRequest("GET", "http://"+f.nodes[node].Listen+path, nil)
+	req.Host = "www.cdn.test"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Error(err)
+		return 0, "", ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header.Get("Cache-Status")
+}
+
+// TestCollapsingAcrossEdges: three edges each sending 100 concurrent
+// requests for one cold object make exactly one origin request, because
+// every edge sends the object to the same home shield, which collapses.
+func TestCollapsingAcrossEdges(t *testing.T) {
+	var hits atomic.Int64
+	release := make(chan struct{})
+	body := strings.Repeat("shielded ", 2000)
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		<-release
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Write([]byte(body))
+	}))
+	defer origin.Close()
+	f := startFleet(t, origin.URL, 2, 3)
+
+	var wg sync.WaitGroup
+	bad := atomic.Int64{}
+	for _, e := range []string{"edge-1", "edge-2", "edge-3"} {
+		for i := 0; i < 100; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if code, b, _ := f.get(t, e, "/cold"); code != 200 || b != body {
+					bad.Add(1)
+				}
+			}()
+		}
+	}
+	waitFor(t, func() bool { return hits.Load() >= 1 })
+	close(release)
+	wg.Wait()
+	if bad.Load() != 0 {
+		t.Errorf("%d bad responses", bad.Load())
+	}
+	if got := hits.Load(); got != 1 {
+		t.Fatalf("origin requests = %d, want 1", got)
+	}
+}
+
+// TestShieldFailover stops an object's home shield: the edges fetch it
+// through the other shield, then from the origin when both are gone, with
+// no client error.
+func TestShieldFailover(t *testing.T) {
+	var hits atomic.Int64
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Write([]byte("v:" + r.URL.RequestURI()))
+	}))
+	defer origin.Close()
+	f := startFleet(t, origin.URL, 2, 2)
+
+	code, _, status := f.get(t, "edge-1", "/obj?1")
+	home, _, _ := strings.Cut(status, ";")
+	if code != 200 || !strings.HasPrefix(home, "tern-shield-") {
+		t.Fatalf("first fetch: %d %q", code, status)
+	}
+	f.stop(strings.TrimPrefix(home, "tern-"))
+	// edge-2 has not seen the object: it goes to the other shield.
+	code, b, status := f.get(t, "edge-2", "/obj?1")
+	if code != 200 || b != "v:/obj?1" || strings.HasPrefix(status, home) || !strings.HasPrefix(status, "tern-shield-") {
+		t.Fatalf("after stopping %s: %d %q %q", home, code, b, status)
+	}
+	for name := range f.cancel {
+		if strings.HasPrefix(name, "shield-") {
+			f.stop(name)
+		}
+	}
+	code, b, status = f.get(t, "edge-2", "/obj?2")
+	if code != 200 || b != "v:/obj?2" || status != "tern-edge-2; fwd=miss; stored" {
+		t.Fatalf("with no shield: %d %q %q", code, b, status)
+	}
+}
