@@ -273,12 +273,21 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 	f.size = resp.ContentLength
 	if part.sliced {
 		e.Sliced, e.Size, e.SliceSize, e.SliceGen = true, part.total, h.cfg.SliceSize, h.varyGen.Add(1)
+		// This fill is also the fill of the slice it brings: register it
+		// under that slice's key before the head becomes visible, so a
+		// request that finds the head joins it instead of fetching the
+		// slice again.
+		if len(e.Vary) == 0 {
+			h.flights.alias(sliceKey(fr.primary, e.SliceGen, fr.slice), f)
+		}
 		key, ok := h.storeEntry(fr.primary, f.reqHeader, e, respTime)
 		if !ok {
 			f.status = h.name + "; fwd=" + fwd
 		}
 		f.headKey, f.slice = key, fr.slice
-		h.flights.alias(sliceKey(key, e.SliceGen, fr.slice), f)
+		if len(e.Vary) > 0 {
+			h.flights.alias(sliceKey(key, e.SliceGen, fr.slice), f)
+		}
 		h.fillSliceBody(f, key, e, fr.slice, resp)
 		return
 	}
