@@ -26,6 +26,7 @@ const (
 	defaultSetCookie         = "pass"
 	defaultTier              = "both"
 	defaultConnectTimeout    = Duration(5 * time.Second)
+	defaultTotalTimeout      = Duration(10 * time.Minute)
 	defaultShieldProtocol    = "h2c"
 	defaultHealthInterval    = Duration(2 * time.Second)
 	defaultHealthTimeout     = Duration(1 * time.Second)
@@ -47,6 +48,7 @@ func (t *Topology) ApplyDefaults() {
 	orDefault(&t.Upstream.Timeout, defaultUpstreamTimeout)
 	orDefault(&t.Upstream.IdleTimeout, defaultIdleTimeout)
 	orDefault(&t.Upstream.ConnectTimeout, defaultConnectTimeout)
+	orDefault(&t.Upstream.TotalTimeout, defaultTotalTimeout)
 	orDefault(&t.Upstream.ShieldProtocol, defaultShieldProtocol)
 	hc := &t.Upstream.Health
 	orDefault(&hc.Interval, defaultHealthInterval)

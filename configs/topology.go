@@ -44,6 +44,11 @@ type Site struct {
 	// upstream.health's interval. Optional: origins are always checked
 	// passively, by the failures of real requests.
 	HealthPath string `yaml:"health_path,omitempty"`
+	// KeyHeaders are request fields forwarded to the origin and added to
+	// the cache key. Fields that could poison the cache (X-Forwarded-Host,
+	// X-Original-URL and the like) are dropped from requests unless named
+	// here. Optional.
+	KeyHeaders []string `yaml:"cache_key_headers,omitempty"`
 	// HostHeader is the Host sent to the origin. Default: the client's Host.
 	HostHeader string `yaml:"host_header,omitempty"`
 	// Cache overrides the cache policy for this site.
@@ -190,6 +195,9 @@ type Upstream struct {
 	// IdleTimeout closes idle upstream connections; keep it below the
 	// origin's own (often 5s). Default: 4s.
 	IdleTimeout Duration `yaml:"idle_timeout,omitempty"`
+	// TotalTimeout bounds a whole upstream exchange, body included.
+	// Default: 10m.
+	TotalTimeout Duration `yaml:"total_timeout,omitempty"`
 	// ConnectTimeout bounds connection set-up to an upstream. Default: 5s.
 	ConnectTimeout Duration `yaml:"connect_timeout,omitempty"`
 	// ShieldProtocol is how edges talk to shields: "h2c" (HTTP/2 without

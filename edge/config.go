@@ -28,6 +28,11 @@ type Site struct {
 	OriginHost string
 	// Policy is the site's cache policy.
 	Policy httpcache.Policy
+	// KeyHeaders are request fields the origin builds responses from that
+	// are otherwise dropped as cache-poisoning vectors (X-Forwarded-Host
+	// and the like): named here, they are forwarded and become part of the
+	// cache key, so each value gets its own entry.
+	KeyHeaders []string
 	// Tier is where the site's responses are stored; Tiers override it
 	// for the paths they match (the first match wins). Zero: every tier.
 	Tier  httpcache.Tier
@@ -70,6 +75,9 @@ type Config struct {
 	// UpstreamTimeout bounds the wait for upstream response headers.
 	// Default: 15s.
 	UpstreamTimeout time.Duration
+	// UpstreamTotalTimeout bounds a whole upstream exchange, body
+	// included. Default: 10m.
+	UpstreamTotalTimeout time.Duration
 	// TrustedProxies are the peers whose X-Forwarded-For, X-Forwarded-Proto
 	// and Forwarded fields are kept and appended to (an edge, seen from its
 	// shield); from anyone else they are replaced.
@@ -103,6 +111,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.UpstreamTimeout <= 0 {
 		c.UpstreamTimeout = 15 * time.Second
+	}
+	if c.UpstreamTotalTimeout <= 0 {
+		c.UpstreamTotalTimeout = 10 * time.Minute
 	}
 	if c.HitForPass <= 0 {
 		c.HitForPass = 30 * time.Second

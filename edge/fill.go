@@ -139,7 +139,7 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 			return
 		}
 	}
-	ctx, cancel := context.WithCancel(h.ctx)
+	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.UpstreamTotalTimeout)
 	defer cancel()
 
 	req := h.upstreamRequest(ctx, fr.r, fr.site, kindFill)

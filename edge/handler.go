@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,6 +102,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) outcome {
 		return h.fail(w, http.StatusLoopDetected, "loop", "request loop detected")
 	}
 	key := cacheKey(scheme(r), host, r.URL)
+	for _, f := range site.KeyHeaders {
+		key += "\x00" + f + "=" + strings.Join(r.Header.Values(f), ",")
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return h.pass(w, r, site, key, "method", true)
 	}

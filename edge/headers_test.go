@@ -103,3 +103,20 @@ func TestLoopDetected(t *testing.T) {
 	}
 	hs.expectHits(0)
 }
+
+// TestKeyHeaders: a site that keys on X-Forwarded-Host gets it forwarded,
+// with one cache entry per value; other sites never forward it.
+func TestKeyHeaders(t *testing.T) {
+	hs := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Write([]byte("host=" + r.Header.Get("X-Forwarded-Host")))
+	}, func(c *edge.Config) { c.Sites[0].KeyHeaders = []string{"X-Forwarded-Host"} })
+	for round := 0; round < 2; round++ {
+		for _, v := range []string{"a.example", "b.example"} {
+			if r := hs.get("/x", "X-Forwarded-Host", v); r.body != "host="+v {
+				t.Errorf("round %d, %s: body %q", round, v, r.body)
+			}
+		}
+	}
+	hs.expectHits(2)
+}

@@ -12,7 +12,7 @@ import (
 // and streams the answer back. An unsafe method's success invalidates what
 // is stored for its target (RFC 9111 §4.4).
 func (h *Handler) pass(w http.ResponseWriter, r *http.Request, s *Site, primary, fwd string, unsafe bool) outcome {
-	ctx, cancel := context.WithCancel(r.Context())
+	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.UpstreamTotalTimeout)
 	defer cancel()
 	resp, err := h.roundTrip(h.upstreamRequest(ctx, r, s, kindPass), cancel)
 	if err != nil {

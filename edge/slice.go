@@ -318,7 +318,7 @@ func (h *Handler) fillSlice(f *flight, r *http.Request, s *Site, head *httpcache
 		h.settle(f)
 		return
 	}
-	ctx, cancel := context.WithCancel(h.ctx)
+	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.UpstreamTotalTimeout)
 	defer cancel()
 	req := h.upstreamRequest(ctx, r, s, kindFill)
 	req.Header.Set("Range", h.sliceRange(i, head.Size))

@@ -45,6 +45,12 @@ func (h *Handler) upstreamRequest(ctx context.Context, r *http.Request, s *Site,
 		hdr = make(http.Header)
 	}
 	removeHopHeaders(hdr)
+	kept := make(map[string][]string, len(s.KeyHeaders))
+	for _, f := range s.KeyHeaders {
+		if v := hdr.Values(f); len(v) > 0 {
+			kept[http.CanonicalHeaderKey(f)] = v
+		}
+	}
 	deleteAll(hdr, spoofableHeaders)
 	method := r.Method
 	if kind == kindFill {
@@ -60,6 +66,10 @@ func (h *Handler) upstreamRequest(ctx context.Context, r *http.Request, s *Site,
 	}
 	host := normalizeHost(r.Host)
 	h.setForwarding(hdr, r, host)
+	// The site keys on these, so forwarding them cannot poison its cache.
+	for k, v := range kept {
+		hdr[k] = v
+	}
 	appendVia(hdr, h.via)
 
 	out := &http.Request{
