@@ -139,8 +139,10 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 			return
 		}
 	}
-	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.UpstreamTotalTimeout)
-	defer cancel()
+	ctx, cancelTotal := context.WithTimeout(h.ctx, h.cfg.UpstreamTotalTimeout)
+	defer cancelTotal()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 
 	req := h.upstreamRequest(ctx, fr.r, fr.site, kindFill)
 	if fr.noCache {

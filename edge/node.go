@@ -230,7 +230,7 @@ func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.R
 		Store:                tiers,
 		MaxObjectSize:        t.Cache.MaxObjectSize.Int64(),
 		SliceSize:            t.Cache.SliceSize.Int64(),
-		UpstreamTimeout:      t.Upstream.Timeout.D(),
+		UpstreamTimeout:      upstreamTimeout(t, ref),
 		UpstreamTotalTimeout: t.Upstream.TotalTimeout.D(),
 		TrustedProxies:       trusted,
 		Logger:               log,
@@ -314,15 +314,18 @@ func newUpstream(t *configs.Topology, ref configs.NodeRef, reg *prometheus.Regis
 				continue
 			}
 			ups = append(ups, origin.UpstreamConfig{Name: s.Name, URL: "http://" + s.Node.Listen.String(),
-				CheckURL: "http://" + s.Node.Admin.String() + "/healthz"})
+				CheckURL: "http://" + s.Node.Admin.String() + "/readyz"})
 			hosts = append(hosts, s.Node.Listen.String())
 		}
 		if len(ups) > 0 {
 			toShields := origin.NewTransport(origin.TransportConfig{
 				IdleTimeout: up.IdleTimeout.D(), DialTimeout: up.ConnectTimeout.D(),
-				// One hung shield must leave time to try the next.
-				ResponseHeaderTimeout: up.Timeout.D() / 3,
-				H2C:                   up.ShieldProtocol == "h2c",
+				// No per-request header timeout: a shield waiting on a slow
+				// origin is not a failed shield (it answers 504 itself before
+				// this edge's timeout, see upstreamTimeout). A dead or hung
+				// connection is found by pings in a third of the timeout.
+				PingTimeout: up.Timeout.D() / 6,
+				H2C:         up.ShieldProtocol == "h2c",
 			})
 			n.closers = append(n.closers, toShields.CloseIdleConnections)
 			var err error
@@ -341,6 +344,19 @@ func newUpstream(t *configs.Topology, ref configs.NodeRef, reg *prometheus.Regis
 	router := origin.NewRouter(shields, originsFor, transport, self, reg, log)
 	n.status = router.Status
 	return router, shields != nil, nil
+}
+
+// upstreamTimeout is how long a cache node waits for upstream response
+// headers: upstream.timeout at an edge; a little less at a shield, so that
+// a shield waiting on a slow origin answers its edges 504 (Tern-Error:
+// upstream-error, which does not count against the shield) before they
+// give up on it.
+func upstreamTimeout(t *configs.Topology, ref configs.NodeRef) time.Duration {
+	d := t.Upstream.Timeout.D()
+	if ref.Role == configs.RoleShield {
+		d -= min(d/10, time.Second)
+	}
+	return d
 }
 
 func staticConfig(o *configs.StaticOrigin) static.Config {

@@ -12,8 +12,10 @@ import (
 // and streams the answer back. An unsafe method's success invalidates what
 // is stored for its target (RFC 9111 §4.4).
 func (h *Handler) pass(w http.ResponseWriter, r *http.Request, s *Site, primary, fwd string, unsafe bool) outcome {
-	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.UpstreamTotalTimeout)
-	defer cancel()
+	ctx, cancelTotal := context.WithTimeout(r.Context(), h.cfg.UpstreamTotalTimeout)
+	defer cancelTotal()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	resp, err := h.roundTrip(h.upstreamRequest(ctx, r, s, kindPass), cancel)
 	if err != nil {
 		if ctx.Err() != nil && r.Context().Err() != nil {

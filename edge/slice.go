@@ -318,8 +318,10 @@ func (h *Handler) fillSlice(f *flight, r *http.Request, s *Site, head *httpcache
 		h.settle(f)
 		return
 	}
-	ctx, cancel := context.WithTimeout(h.ctx, h.cfg.UpstreamTotalTimeout)
-	defer cancel()
+	ctx, cancelTotal := context.WithTimeout(h.ctx, h.cfg.UpstreamTotalTimeout)
+	defer cancelTotal()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	req := h.upstreamRequest(ctx, r, s, kindFill)
 	req.Header.Set("Range", h.sliceRange(i, head.Size))
 	if head.ETag != "" && !strings.HasPrefix(head.ETag, "W/") {

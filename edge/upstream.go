@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tern-cdn/tern/edge/httpcache"
+	"github.com/tern-cdn/tern/origin"
 )
 
 // requestKind says what an upstream request is for.
@@ -168,8 +169,8 @@ func (h *Handler) looped(r *http.Request) bool {
 
 // roundTrip sends req upstream, bounding the wait for response headers by
 // the upstream timeout, and counts it.
-func (h *Handler) roundTrip(req *http.Request, cancel context.CancelFunc) (*http.Response, error) {
-	timer := time.AfterFunc(h.cfg.UpstreamTimeout, cancel)
+func (h *Handler) roundTrip(req *http.Request, cancel context.CancelCauseFunc) (*http.Response, error) {
+	timer := time.AfterFunc(h.cfg.UpstreamTimeout, func() { cancel(errUpstreamTimeout) })
 	start := time.Now()
 	resp, err := h.cfg.Upstream.RoundTrip(req)
 	timedOut := !timer.Stop()
@@ -185,7 +186,9 @@ func (h *Handler) roundTrip(req *http.Request, cancel context.CancelFunc) (*http
 	return resp, nil
 }
 
-var errUpstreamTimeout = errors.New("upstream timed out")
+// errUpstreamTimeout cancels an upstream request that got no response
+// headers within UpstreamTimeout; the Router counts it against the upstream.
+var errUpstreamTimeout = origin.ErrHeaderTimeout
 
 // errorStatus maps an upstream failure to the status a client gets.
 func errorStatus(err error) int {

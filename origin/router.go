@@ -22,6 +22,11 @@ import (
 // origin's own answer, passed through.
 const ErrorHeader = "Tern-Error"
 
+// ErrHeaderTimeout is the cause with which a caller cancels a request's
+// context when the upstream took too long to answer: an attempt cut off by
+// it counts against the upstream, unlike one whose client went away.
+var ErrHeaderTimeout = errors.New("upstream did not answer in time")
+
 // ReasonUpstreamError is the ErrorHeader reason of a shield that could not
 // get an answer from the origin.
 const ReasonUpstreamError = "upstream-error"
@@ -107,7 +112,14 @@ const (
 	answered   verdict = iota // return it
 	failed                    // the upstream failed: try the next candidate
 	originDown                // a shield could not reach the origin: try the origin pool
+	notCached                 // a cache-only attempt found nothing: try the next candidate
 )
+
+// cacheOnlyDirective is added to the requests sent to the remaining shields
+// once a shield has reported the origin unreachable: they answer from their
+// caches or with a 504 (ErrorHeader "only-if-cached"), and never ask the
+// origin themselves.
+const cacheOnlyDirective = "only-if-cached"
 
 // RoundTrip sends req to the first candidate that answers.
 //
@@ -143,17 +155,14 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 	replayable := rewindable && (req.Method == http.MethodGet || req.Method == http.MethodHead || req.Method == http.MethodOptions)
 
 	var (
-		prev        *candidate // the last failed attempt, not yet counted
-		prevResp    *http.Response
-		prevErr     error
-		attempts    int
-		skipShields bool
+		prev      *candidate // the last failed attempt, not yet counted
+		prevResp  *http.Response
+		prevErr   error
+		attempts  int
+		cacheOnly bool // a shield reported the origin down
 	)
 	for i := range cands {
 		c := &cands[i]
-		if skipShields && c.role == roleShield {
-			continue
-		}
 		probe, ok := c.u.acquire()
 		if !ok {
 			continue
@@ -169,23 +178,43 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 			c.u.release(probe)
 			break
 		}
-		if prev != nil {
-			r.m.requests.WithLabelValues(prev.poolName(), prev.u.Name, resultFailover).Inc()
-			r.m.failovers.WithLabelValues(prev.poolName()).Inc()
-			if prevResp != nil {
-				prevResp.Body.Close()
+		// Once a shield has reported the origin down, the other shields
+		// may still hold the object (keys move to their next shield while
+		// their home shield is down, and a restarted shield comes back
+		// empty): ask them from their caches only. The failure that led
+		// here stays the one to return if they do not have it.
+		askCache := cacheOnly && c.role == roleShield
+		if askCache {
+			out.Header = out.Header.Clone()
+			out.Header.Add("Cache-Control", cacheOnlyDirective)
+		}
+		settle := func() {
+			if prev != nil {
+				r.m.requests.WithLabelValues(prev.poolName(), prev.u.Name, resultFailover).Inc()
+				r.m.failovers.WithLabelValues(prev.poolName()).Inc()
+				if prevResp != nil {
+					prevResp.Body.Close()
+				}
+				prev, prevResp, prevErr = nil, nil, nil
 			}
-			prev, prevResp, prevErr = nil, nil, nil
+		}
+		if !askCache {
+			settle()
 		}
 		attempts++
-		resp, v, err := r.attempt(ctx, out, c, probe)
+		resp, v, err := r.attempt(ctx, out, c, probe, askCache)
+		if v == notCached {
+			resp.Body.Close()
+			continue
+		}
+		settle()
 		if v == answered {
 			r.m.requests.WithLabelValues(c.poolName(), c.u.Name, resultOK).Inc()
 			return resp, nil
 		}
 		prev, prevResp, prevErr = c, resp, err
 		if v == originDown {
-			skipShields = true
+			cacheOnly = true
 		}
 		if ctx.Err() != nil || !(replayable || rewindable && isDialError(err)) {
 			break
@@ -199,7 +228,7 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 			closeBody(req)
 			return nil, err
 		}
-		resp, v, err := r.attempt(ctx, out, c, false)
+		resp, v, err := r.attempt(ctx, out, c, false, false)
 		if v == answered {
 			r.m.requests.WithLabelValues(c.poolName(), c.u.Name, resultOK).Inc()
 			return resp, nil
@@ -210,10 +239,10 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // attempt sends out to c and records the outcome in c's passive health.
-func (r *Router) attempt(ctx context.Context, out *http.Request, c *candidate, probe bool) (*http.Response, verdict, error) {
+func (r *Router) attempt(ctx context.Context, out *http.Request, c *candidate, probe, cacheOnly bool) (*http.Response, verdict, error) {
 	resp, err := r.transport.RoundTrip(out)
 	if err != nil {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil && !errors.Is(context.Cause(ctx), ErrHeaderTimeout) {
 			// The request was abandoned: not the upstream's fault.
 			c.u.release(probe)
 		} else if c.role != roleDirect {
@@ -222,11 +251,14 @@ func (r *Router) attempt(ctx context.Context, out *http.Request, c *candidate, p
 		return nil, failed, fmt.Errorf("origin: %s %s: %w", c.poolName(), c.u.Name, err)
 	}
 	v := judge(c, resp)
+	if cacheOnly && v == answered && resp.StatusCode == http.StatusGatewayTimeout && resp.Header.Get(ErrorHeader) == cacheOnlyDirective {
+		v = notCached // the shield answered: not a failure
+	}
 	if c.role != roleDirect {
 		if v == failed {
 			c.u.failed(probe)
 		} else {
-			c.u.succeeded(probe) // a shield that reports the origin down did its job
+			c.u.succeeded(probe) // a shield that reports the origin down, or a cache miss, did its job
 		}
 	}
 	return resp, v, nil

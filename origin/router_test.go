@@ -250,7 +250,8 @@ func TestRouterOrigin5xxPassesThrough(t *testing.T) {
 }
 
 // Tern-Error: upstream-error means the shield could not reach the origin:
-// the edge tries the origin itself, skipping the other shields.
+// the edge asks the other shields from their caches only (Cache-Control:
+// only-if-cached), then tries the origin itself.
 func TestRouterShieldUpstreamErrorGoesToOrigin(t *testing.T) {
 	st := newShieldTier(t, HealthConfig{})
 	dead := newBackend(t, "dead")
@@ -264,8 +265,16 @@ func TestRouterShieldUpstreamErrorGoesToOrigin(t *testing.T) {
 	if code != http.StatusOK || by != "origin" {
 		t.Fatalf("%d from %q, want 200 from the origin", code, by)
 	}
-	if got := hits(st.shields...); got[0]+got[1]+got[2] != 1 || home.hits.Load() != 1 {
-		t.Errorf("shield hits %v, want only the home shield %s once", got, home.name)
+	if got := hits(st.shields...); got[0] != 1 || got[1] != 1 || got[2] != 1 {
+		t.Errorf("shield hits %v, want each shield once", got)
+	}
+	for _, s := range st.rank(t, req)[1:] {
+		if r, _ := s.lastRequest(); r.Header.Get("Cache-Control") != "only-if-cached" {
+			t.Errorf("%s got Cache-Control %q, want only-if-cached", s.name, r.Header.Get("Cache-Control"))
+		}
+	}
+	if r, _ := home.lastRequest(); r.Header.Get("Cache-Control") != "" {
+		t.Errorf("the home shield got Cache-Control %q", r.Header.Get("Cache-Control"))
 	}
 	if got := st.origin.hits.Load(); got != 1 {
 		t.Errorf("origin hits %d, want 1", got)
@@ -276,6 +285,30 @@ func TestRouterShieldUpstreamErrorGoesToOrigin(t *testing.T) {
 	}
 	if got := metricValue(t, st.reg, "tern_upstream_requests_total", map[string]string{"pool": "direct", "upstream": "direct", "result": "ok"}); got != 1 {
 		t.Errorf("requests_total{direct,ok} = %v, want 1", got)
+	}
+}
+
+// When the home shield cannot reach the origin, another shield that holds
+// the object (keys move to it while their home shield is down) answers it
+// from its cache, and the origin is not asked.
+func TestRouterShieldUpstreamErrorOtherShieldHasIt(t *testing.T) {
+	st := newShieldTier(t, HealthConfig{})
+	req := st.req(t, http.MethodGet, "/app.js")
+	order := st.rank(t, req)
+	order[0].fail(http.StatusBadGateway, ReasonUpstreamError)
+	order[1].fail(http.StatusGatewayTimeout, "only-if-cached")
+	order[2].proxyTo = nil // answers 200 itself: it has the object
+	code, by, _ := get(t, st.router, req)
+	if code != http.StatusOK || by != order[2].name {
+		t.Fatalf("%d from %q, want 200 from %s", code, by, order[2].name)
+	}
+	if got := st.origin.hits.Load(); got != 0 {
+		t.Errorf("origin hits %d, want 0", got)
+	}
+	for _, u := range st.pool.Upstreams() {
+		if got := u.Status(); got.ConsecutiveFails != 0 {
+			t.Errorf("%s has %d fails, want 0: it answered", u.Name, got.ConsecutiveFails)
+		}
 	}
 }
 

@@ -29,6 +29,12 @@ type TransportConfig struct {
 	// must then speak h2 too (ALPN), so give shields such a transport and
 	// origins a separate default one. Default false: HTTP/1.1 only.
 	H2C bool
+	// PingTimeout, with H2C, checks a connection that has received nothing
+	// for this long with a PING and closes it if the answer takes longer:
+	// the requests on a dead or hung connection then fail (and the Router
+	// moves on) without a per-request deadline that would also cut off an
+	// upstream that is merely waiting for a slow origin. Zero: no pings.
+	PingTimeout time.Duration
 }
 
 // NewTransport returns the transport for upstream requests.
@@ -70,6 +76,9 @@ func NewTransport(cfg TransportConfig) *http.Transport {
 		p.SetUnencryptedHTTP2(true)
 		p.SetHTTP2(true)
 		t.Protocols = &p
+		if cfg.PingTimeout > 0 {
+			t.HTTP2 = &http.HTTP2Config{SendPingTimeout: cfg.PingTimeout, PingTimeout: cfg.PingTimeout}
+		}
 	}
 	return t
 }
