@@ -3,6 +3,7 @@ package edge_test
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -122,4 +123,35 @@ func TestClientGoneDuringFill(t *testing.T) {
 		return r.body == "done" && strings.Contains(r.status(), "hit")
 	})
 	hs.expectHits(1)
+}
+
+// TestUnknownLengthBodyBeyondLimit: an origin streaming a body of unknown
+// length past max_object_size never makes the edge buffer all of it: that
+// fill is cut, and the URL is then passed through, streamed, in full.
+func TestUnknownLengthBodyBeyondLimit(t *testing.T) {
+	chunk := strings.Repeat("c", 16<<10)
+	hs := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		for i := 0; i < 16; i++ { // 256 KiB, chunked
+			w.Write([]byte(chunk))
+			w.(http.Flusher).Flush()
+		}
+	}, func(c *edge.Config) { c.MaxObjectSize = 64 << 10 })
+
+	req, _ := http.NewRequest("GET", hs.edge.URL+"/big", nil)
+	req.Host = "www.cdn.test"
+	if resp, err := hs.client.Do(req); err == nil {
+		b, rerr := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if rerr == nil && len(b) == 16*len(chunk) {
+			t.Fatalf("the first response was served whole (%d bytes) past the buffer limit", len(b))
+		}
+	}
+	r := hs.get("/big")
+	if len(r.body) != 16*len(chunk) || !strings.Contains(r.status(), "fwd=bypass") {
+		t.Fatalf("passed through: %d bytes, %q", len(r.body), r.status())
+	}
+	if hs.store.Bytes() > 64<<10 {
+		t.Errorf("store holds %d bytes", hs.store.Bytes())
+	}
 }

@@ -3,6 +3,7 @@ package edge
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -295,12 +296,21 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 	}
 	close(f.ready)
 
-	body, err := f.readFrom(resp.Body, resp.ContentLength)
+	// A body of unknown length is buffered for the flight's readers only
+	// up to MaxObjectSize: past it the fill stops (its readers' responses
+	// are cut) and the URL goes straight upstream for a while, streamed,
+	// so no origin can make the edge hold an unbounded body in memory.
+	body, err := f.readFrom(io.LimitReader(resp.Body, h.cfg.MaxObjectSize+1), resp.ContentLength)
+	if err == nil && int64(len(body)) > h.cfg.MaxObjectSize {
+		err = errTooLarge
+		f.publish(body[:0], true, err)
+		h.store.Set(fr.primary, &httpcache.Entry{HitForPass: true, Header: http.Header{}}, h.cfg.HitForPass)
+	}
 	if err != nil {
 		h.cfg.Logger.Warn("edge: upstream body failed", "key", fr.primary, "err", err)
 		return
 	}
-	if int64(len(body)) <= h.cfg.MaxObjectSize {
+	{
 		final := *e
 		final.Body = body
 		if e.Header.Get("Content-Length") == "" {
@@ -313,7 +323,10 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 	f.complete(body)
 }
 
-var errBadSlice = errors.New("bad slice response")
+var (
+	errBadSlice = errors.New("bad slice response")
+	errTooLarge = errors.New("body of unknown length is larger than the largest object stored")
+)
 
 // settle publishes a flight's final outcome. The flight leaves the set of
 // running ones first, so a request that comes after a client has been
