@@ -27,6 +27,7 @@ const (
 	defaultTier              = "both"
 	defaultConnectTimeout    = Duration(5 * time.Second)
 	defaultTotalTimeout      = Duration(10 * time.Minute)
+	defaultTLSMode           = "off"
 	defaultShieldProtocol    = "h2c"
 	defaultHealthInterval    = Duration(2 * time.Second)
 	defaultHealthTimeout     = Duration(1 * time.Second)
@@ -49,6 +50,7 @@ func (t *Topology) ApplyDefaults() {
 	orDefault(&t.Upstream.IdleTimeout, defaultIdleTimeout)
 	orDefault(&t.Upstream.ConnectTimeout, defaultConnectTimeout)
 	orDefault(&t.Upstream.TotalTimeout, defaultTotalTimeout)
+	orDefault(&t.TLS.Mode, defaultTLSMode)
 	orDefault(&t.Upstream.ShieldProtocol, defaultShieldProtocol)
 	hc := &t.Upstream.Health
 	orDefault(&hc.Interval, defaultHealthInterval)

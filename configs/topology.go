@@ -19,6 +19,8 @@ type Topology struct {
 	Upstream Upstream `yaml:"upstream,omitempty"`
 	// DNS configures the authoritative geo-DNS. Optional until a dns node exists.
 	DNS DNS `yaml:"dns,omitempty"`
+	// TLS sets how edges get their certificates. Optional.
+	TLS TLS `yaml:"tls,omitempty"`
 	// Purge configures the purge API and its bus. Optional until a purge node exists.
 	Purge Purge `yaml:"purge,omitempty"`
 
@@ -129,6 +131,9 @@ type Node struct {
 	Public []netip.Addr `yaml:"public,omitempty"`
 	// Memory overrides Cache.Memory for this node.
 	Memory ByteSize `yaml:"memory,omitempty"`
+	// TLSListen is the HTTPS address of an edge: TLS on TCP (HTTP/1.1 and
+	// HTTP/2) and HTTP/3 on UDP, on the same port. Optional; needs tls.mode.
+	TLSListen Addr `yaml:"tls_listen,omitempty"`
 	// Disk overrides Cache.Disk for this node.
 	Disk ByteSize `yaml:"disk,omitempty"`
 	// Shields names the shields an edge fetches through. Default: every
@@ -205,6 +210,15 @@ type Upstream struct {
 	ShieldProtocol string `yaml:"shield_protocol,omitempty"`
 	// Health sets how shields and origins are checked.
 	Health Health `yaml:"health,omitempty"`
+}
+
+// TLS sets where edge certificates come from.
+type TLS struct {
+	// Mode is "off" or "local": a certificate authority created once in
+	// the data directory (<data dir>/pki/root.crt is its root, for clients
+	// to trust) issues certificates for the site hosts, and nothing else.
+	// ACME comes later. Default: "off".
+	Mode string `yaml:"mode,omitempty"`
 }
 
 // Health configures the checks of upstreams (shields and origins).

@@ -50,6 +50,21 @@ func (t *Topology) validate(lineOf func(path string) int) ErrorList {
 	}
 	v.datacenters(t.Datacenters)
 	v.listen("purge.listen", t.Purge.Listen, false)
+	if m := t.TLS.Mode; m != "off" && m != "local" {
+		v.errs.add("tls.mode", "%q is not one of \"off\", \"local\"", m)
+	}
+	for i, dc := range t.Datacenters {
+		for j, n := range dc.Edges {
+			if !n.TLSListen.IsZero() && t.TLS.Mode == "off" {
+				v.errs.add(fmt.Sprintf("datacenters[%d].edges[%d].tls_listen", i, j), "needs tls.mode other than \"off\"")
+			}
+		}
+		for j, n := range dc.Shields {
+			if !n.TLSListen.IsZero() {
+				v.errs.add(fmt.Sprintf("datacenters[%d].shields[%d].tls_listen", i, j), "only edges serve HTTPS")
+			}
+		}
+	}
 	if p := t.Upstream.ShieldProtocol; p != "h2c" && p != "http/1.1" {
 		v.errs.add("upstream.shield_protocol", "%q is not one of \"h2c\", \"http/1.1\"", p)
 	}

@@ -75,6 +75,9 @@ type outcome struct {
 
 // ServeHTTP answers a client request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if v := r.ProtoMajor; v >= 1 && v <= 3 {
+		h.m.byProto[v].Inc()
+	}
 	o := h.serve(w, r)
 	h.m.requests.WithLabelValues(o.result, statusClass(o.code)).Inc()
 	h.m.responseBytes.Add(float64(o.bytes))

@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"strconv"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
@@ -24,12 +26,18 @@ type metrics struct {
 	invalidations    prometheus.Counter
 	backgroundErrors prometheus.Counter
 	sliceFetches     prometheus.Counter
-	sliceMismatches  prometheus.Counter
+	// byProto counts requests by HTTP major version (index 1..3).
+	byProto         [4]prometheus.Counter
+	sliceMismatches prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	f := promauto.With(reg)
-	return &metrics{
+	protos := f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "tern", Subsystem: "edge", Name: "requests_by_protocol_total",
+		Help: "Client requests by HTTP version (1 = HTTP/1.x, 2 = HTTP/2, 3 = HTTP/3).",
+	}, []string{"version"})
+	m := &metrics{
 		requests: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "tern", Subsystem: "edge", Name: "requests_total",
 			Help: "Client requests by cache result and status class.",
@@ -68,6 +76,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Slices that came from another representation than their object's head, which was then dropped.",
 		}),
 	}
+	for v := 1; v <= 3; v++ {
+		m.byProto[v] = protos.WithLabelValues(strconv.Itoa(v))
+	}
+	return m
 }
 
 // statusClass turns 204 into "2xx"; the label set stays small.

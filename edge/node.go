@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -66,15 +67,19 @@ type NodeOptions struct {
 // Node is one running role of the topology (an edge, a shield or a static
 // origin) with its listeners: traffic and admin.
 type Node struct {
-	Name    string
-	Role    configs.Role
-	Listen  string
-	Admin   string
-	log     *slog.Logger
-	traffic *Server
-	admin   *Server
-	ready   atomic.Bool
-	closers []func()
+	Name   string
+	Role   configs.Role
+	Listen string
+	Admin  string
+	// TLSListen is the HTTPS (and HTTP/3) address of an edge that has one,
+	// and CARoot the root certificate clients must trust for it.
+	TLSListen, CARoot string
+	log               *slog.Logger
+	traffic           *Server
+	secure            *SecureServer
+	admin             *Server
+	ready             atomic.Bool
+	closers           []func()
 	// runners run beside the listeners until the node stops (health checks).
 	runners []func(context.Context)
 	// status reports the upstreams' health for the admin /status page.
@@ -132,6 +137,13 @@ func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node,
 		return nil, fmt.Errorf("node %s: %w", ref.Name, err)
 	}
 	n.Listen = n.traffic.Addr().String()
+	if ref.Role == configs.RoleEdge && !ref.Node.TLSListen.IsZero() {
+		if err := n.listenSecure(t, ref, handler, opts.DataDir, log); err != nil {
+			n.traffic.ln.Close()
+			n.close()
+			return nil, fmt.Errorf("node %s: %w", ref.Name, err)
+		}
+	}
 	if !admin.IsZero() {
 		ah := AdminHandler(reg, func() error {
 			if !n.ready.Load() {
@@ -146,12 +158,41 @@ func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node,
 		})
 		if n.admin, err = Listen(admin.String(), ah, log); err != nil {
 			n.traffic.ln.Close()
+			if n.secure != nil {
+				n.secure.Shutdown(context.Background())
+			}
 			n.close()
 			return nil, fmt.Errorf("node %s: admin: %w", ref.Name, err)
 		}
 		n.Admin = n.admin.Addr().String()
 	}
 	return n, nil
+}
+
+// listenSecure binds an edge's HTTPS address (TLS on TCP and HTTP/3 on
+// UDP) with certificates from the local CA in the data directory, which
+// every node using that directory shares.
+func (n *Node) listenSecure(t *configs.Topology, ref configs.NodeRef, h http.Handler, dataDir string, log *slog.Logger) error {
+	if t.TLS.Mode != "local" {
+		return fmt.Errorf("tls mode %q cannot serve %s", t.TLS.Mode, ref.Node.TLSListen)
+	}
+	if dataDir == "" {
+		return errors.New("a local CA needs a data directory")
+	}
+	var hosts []string
+	for _, s := range t.Sites {
+		hosts = append(hosts, s.Hosts...)
+	}
+	ca, err := OpenLocalCA(filepath.Join(dataDir, "pki"), hosts)
+	if err != nil {
+		return err
+	}
+	conf := &tls.Config{GetCertificate: ca.GetCertificate, MinVersion: tls.VersionTLS12}
+	if n.secure, err = ListenSecure(ref.Node.TLSListen.String(), h, conf, log); err != nil {
+		return err
+	}
+	n.TLSListen, n.CARoot = n.secure.Addr().String(), ca.RootPath()
+	return nil
 }
 
 // newCacheHandler builds the cache of an edge or a shield.
@@ -379,6 +420,9 @@ func staticConfig(o *configs.StaticOrigin) static.Config {
 func (n *Node) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(n.traffic.Serve)
+	if n.secure != nil {
+		g.Go(n.secure.Serve)
+	}
 	for _, run := range n.runners {
 		g.Go(func() error { run(gctx); return nil })
 	}
@@ -393,6 +437,11 @@ func (n *Node) Run(ctx context.Context) error {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
 		defer cancel()
 		err := n.traffic.Shutdown(sctx)
+		if n.secure != nil {
+			if e := n.secure.Shutdown(sctx); err == nil {
+				err = e
+			}
+		}
 		if n.admin != nil {
 			n.admin.Shutdown(sctx)
 		}

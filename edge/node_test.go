@@ -2,7 +2,10 @@ package edge_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -66,6 +69,9 @@ func demoOnFreePorts(t *testing.T) map[string]*edge.Node {
 				continue
 			}
 			ref.Node.Listen, ref.Node.Admin = free(ref.Node.Listen), free(ref.Node.Admin)
+			if !ref.Node.TLSListen.IsZero() {
+				ref.Node.TLSListen = free(ref.Node.TLSListen)
+			}
 			n := start(ref)
 			// Edges built after this find the shield at its real port.
 			ref.Node.Listen, _ = configs.ParseAddr(n.Listen)
@@ -172,6 +178,28 @@ func TestDemoTopology(t *testing.T) {
 		}
 		return misses == 2
 	})
+
+	// HTTPS at the edge, with a certificate from the node's local CA.
+	pem, err := os.ReadFile(eu.CARoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "www.cdn.test"}, ForceAttemptHTTP2: true}
+	defer tr.CloseIdleConnections()
+	req, _ := http.NewRequest("GET", "https://"+eu.TLSListen+"/app.js", nil)
+	req.Host = "www.cdn.test"
+	resp, err = (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatalf("https: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	_, port, _ := net.SplitHostPort(eu.TLSListen)
+	if resp.StatusCode != 200 || string(b) != string(appJS) || resp.ProtoMajor != 2 || resp.Header.Get("Alt-Svc") != `h3=":`+port+`"; ma=2592000` {
+		t.Errorf("https: %d HTTP/%d %d bytes, Alt-Svc %q", resp.StatusCode, resp.ProtoMajor, len(b), resp.Header.Get("Alt-Svc"))
+	}
 
 	for _, n := range nodes {
 		for _, p := range []string{"/healthz", "/readyz"} {

@@ -13,11 +13,20 @@ func printDemo(w io.Writer, nodes []*edge.Node) {
 	fmt.Fprintln(w, "Tern demo: every node of configs/demo.yaml is running on loopback.")
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tROLE\tLISTEN\tADMIN (/metrics /healthz /readyz)")
+	fmt.Fprintln(tw, "NODE\tROLE\tLISTEN\tHTTPS + HTTP/3\tADMIN (/metrics /healthz /readyz /status)")
+	root := ""
 	for _, n := range nodes {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", n.Name, n.Role, n.Listen, n.Admin)
+		tlsAddr := "-"
+		if n.TLSListen != "" {
+			tlsAddr, root = n.TLSListen, n.CARoot
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.Name, n.Role, n.Listen, tlsAddr, n.Admin)
 	}
 	tw.Flush()
+	if root != "" {
+		fmt.Fprintf(w, "\nHTTPS certificates come from a local CA; trust its root to use them:\n  %s\n", root)
+		fmt.Fprintf(w, "  curl --cacert %s --resolve www.cdn.test:8443:127.0.1.1 https://www.cdn.test:8443/app.js\n", root)
+	}
 	fmt.Fprint(w, `
 Try:
   # a miss that is stored, then a hit with Age (run it twice)

@@ -1,0 +1,101 @@
+package edge
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+)
+
+// SecureServer serves one handler over TLS on TCP (HTTP/1.1 and HTTP/2,
+// by ALPN) and over HTTP/3 on UDP, on the same address. Every response over
+// TCP carries Alt-Svc announcing HTTP/3 on the UDP port.
+type SecureServer struct {
+	tcp *http.Server
+	ln  net.Listener
+	h3  *http3.Server
+	udp net.PacketConn
+}
+
+// ListenSecure binds addr on TCP and the same port on UDP. tlsConf must
+// provide the certificates (GetCertificate or Certificates).
+func ListenSecure(addr string, h http.Handler, tlsConf *tls.Config, log *slog.Logger) (*SecureServer, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	// The same port on UDP, also when addr asked for any port.
+	udp, err := net.ListenPacket("udp", ln.Addr().String())
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("listen udp %s: %w", ln.Addr(), err)
+	}
+	s := &SecureServer{ln: ln, udp: udp}
+	s.h3 = &http3.Server{
+		Handler:   h,
+		TLSConfig: tlsConf,
+		// 0-RTT data can be replayed by an attacker; it stays off.
+		QUICConfig:     &quic.Config{Allow0RTT: false},
+		MaxHeaderBytes: maxHeaderBytes,
+		IdleTimeout:    idleTimeout,
+		Logger:         log,
+	}
+	tcpConf := tlsConf.Clone()
+	tcpConf.NextProtos = []string{"h2", "http/1.1"}
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(true)
+	s.tcp = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.h3.SetQUICHeaders(w.Header())
+			h.ServeHTTP(w, r)
+		}),
+		TLSConfig:         tcpConf,
+		Protocols:         protocols,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+// Addr is the bound address (TCP and UDP).
+func (s *SecureServer) Addr() net.Addr { return s.ln.Addr() }
+
+// Serve serves TCP and UDP until Shutdown; it returns nil after a shutdown.
+func (s *SecureServer) Serve() error {
+	h3err := make(chan error, 1)
+	go func() { h3err <- s.h3.Serve(s.udp) }()
+	err := s.tcp.ServeTLS(s.ln, "", "")
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	if e := <-h3err; err == nil && e != nil && !errors.Is(e, http.ErrServerClosed) && !errors.Is(e, quic.ErrServerClosed) {
+		err = e
+	}
+	return err
+}
+
+// Shutdown stops accepting on both, lets requests finish until ctx ends
+// (HTTP/3 sends GOAWAY), then closes what is left.
+func (s *SecureServer) Shutdown(ctx context.Context) error {
+	err := s.tcp.Shutdown(ctx)
+	if err != nil {
+		s.tcp.Close()
+	}
+	if e := s.h3.Shutdown(ctx); e != nil {
+		s.h3.Close()
+	}
+	s.udp.Close()
+	return err
+}

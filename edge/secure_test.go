@@ -1,0 +1,148 @@
+package edge_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+
+	"github.com/tern-cdn/tern/edge"
+)
+
+// startSecure serves the harness's edge handler over TLS (h1, h2) and
+// HTTP/3 with certificates from a local CA, and returns its address and
+// the CA's pool.
+func startSecure(t *testing.T, hs *harness) (string, *x509.CertPool) {
+	t.Helper()
+	ca, err := edge.OpenLocalCA(t.TempDir(), []string{"www.cdn.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := edge.ListenSecure("127.0.0.1:0", hs.h, &tls.Config{GetCertificate: ca.GetCertificate, MinVersion: tls.VersionTLS12}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve() }()
+	t.Cleanup(func() {
+		srv.Shutdown(context.Background())
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Root())
+	return srv.Addr().String(), pool
+}
+
+// clients returns an HTTP/1.1, an HTTP/2 and an HTTP/3 client that reach
+// www.cdn.test at addr.
+func clients(t *testing.T, addr string, roots *x509.CertPool) map[string]*http.Client {
+	t.Helper()
+	tlsConf := &tls.Config{RootCAs: roots, ServerName: "www.cdn.test"}
+	dial := func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	h1 := &http.Transport{TLSClientConfig: tlsConf.Clone(), DialContext: dial, DisableCompression: true, Protocols: new(http.Protocols)}
+	h1.Protocols.SetHTTP1(true)
+	h2 := &http.Transport{TLSClientConfig: tlsConf.Clone(), DialContext: dial, DisableCompression: true, Protocols: new(http.Protocols)}
+	h2.Protocols.SetHTTP2(true)
+	// Every name resolves to addr: no DNS query leaves the machine.
+	h3 := &http3.Transport{TLSClientConfig: tlsConf.Clone(),
+		Dial: func(ctx context.Context, _ string, tc *tls.Config, qc *quic.Config) (*quic.Conn, error) {
+			return quic.DialAddrEarly(ctx, addr, tc, qc)
+		}}
+	t.Cleanup(func() { h1.CloseIdleConnections(); h2.CloseIdleConnections(); h3.Close() })
+	return map[string]*http.Client{"h1": {Transport: h1}, "h2": {Transport: h2}, "h3": {Transport: h3}}
+}
+
+// TestThreeTransportsSameAnswers sends the same requests over HTTP/1.1,
+// HTTP/2 and HTTP/3: the same bodies, statuses and cache behaviour.
+func TestThreeTransportsSameAnswers(t *testing.T) {
+	hs := newHarness(t, fixed(digits, "Cache-Control", "max-age=60", "ETag", `"d"`))
+	addr, roots := startSecure(t, hs)
+	_, port, _ := net.SplitHostPort(addr)
+	tests := []struct {
+		path, rangeHdr, inm string
+		code                int
+		body                string
+	}{
+		{"/d", "", "", 200, digits},
+		{"/d", "bytes=0-3", "", 206, "0123"},
+		{"/d", "", `"d"`, 304, ""},
+	}
+	for proto, c := range clients(t, addr, roots) {
+		for _, tt := range tests {
+			req, _ := http.NewRequest("GET", "https://www.cdn.test:"+port+tt.path, nil)
+			if tt.rangeHdr != "" {
+				req.Header.Set("Range", tt.rangeHdr)
+			}
+			if tt.inm != "" {
+				req.Header.Set("If-None-Match", tt.inm)
+			}
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatalf("%s %s: %v", proto, tt.path, err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.code || string(b) != tt.body {
+				t.Errorf("%s %+v: %d %q", proto, tt, resp.StatusCode, b)
+			}
+			if want := map[string]int{"h1": 1, "h2": 2, "h3": 3}[proto]; resp.ProtoMajor != want {
+				t.Errorf("%s: spoke HTTP/%d", proto, resp.ProtoMajor)
+			}
+			alt := resp.Header.Get("Alt-Svc")
+			if proto != "h3" && alt != `h3=":`+port+`"; ma=2592000` {
+				t.Errorf("%s: Alt-Svc %q", proto, alt)
+			}
+			if tt.code == 200 && hs.hits() == 1 && !strings.Contains(resp.Header.Get("Cache-Status"), "tern-test-edge") {
+				t.Errorf("%s: Cache-Status %q", proto, resp.Header.Get("Cache-Status"))
+			}
+		}
+	}
+	// One origin request in all: https shares one cache entry across the
+	// three protocols.
+	hs.expectHits(1)
+	for v := 1; v <= 3; v++ {
+		if got := hs.metric("tern_edge_requests_by_protocol_total", "version", strconv.Itoa(v)); got != float64(len(tests)) {
+			t.Errorf("HTTP/%d requests counted %v, want %d", v, got, len(tests))
+		}
+	}
+}
+
+func TestUnknownSNIRefused(t *testing.T) {
+	hs := newHarness(t, fixed("x"))
+	addr, roots := startSecure(t, hs)
+	for _, name := range []string{"evil.example", ""} {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, ServerName: name, InsecureSkipVerify: name == ""})
+		if err == nil {
+			conn.Close()
+			t.Errorf("handshake for SNI %q succeeded", name)
+		}
+	}
+	hs.expectHits(0)
+}
+
+func TestLocalCASharedByNodes(t *testing.T) {
+	dir := t.TempDir()
+	a, err := edge.OpenLocalCA(dir, []string{"www.cdn.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := edge.OpenLocalCA(dir, []string{"localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Root().SerialNumber.Cmp(b.Root().SerialNumber) != 0 || a.RootPath() != b.RootPath() {
+		t.Fatal("two opens of one folder made two CAs")
+	}
+}
