@@ -28,6 +28,7 @@ const (
 	defaultConnectTimeout    = Duration(5 * time.Second)
 	defaultTotalTimeout      = Duration(10 * time.Minute)
 	defaultTLSMode           = "off"
+	defaultMinTLS            = "1.2"
 	defaultShieldProtocol    = "h2c"
 	defaultHealthInterval    = Duration(2 * time.Second)
 	defaultHealthTimeout     = Duration(1 * time.Second)
@@ -66,6 +67,7 @@ func (t *Topology) ApplyDefaults() {
 		orDefault(&c.HeuristicMax, defaultHeuristicMax)
 		orDefault(&c.SetCookie, defaultSetCookie)
 		orDefault(&c.Tier, defaultTier)
+		orDefault(&t.Sites[i].HTTPS.MinVersion, defaultMinTLS)
 	}
 	for i := range t.Datacenters {
 		dc := &t.Datacenters[i]

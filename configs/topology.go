@@ -55,6 +55,21 @@ type Site struct {
 	HostHeader string `yaml:"host_header,omitempty"`
 	// Cache overrides the cache policy for this site.
 	Cache SiteCache `yaml:"cache,omitempty"`
+	// HTTPS sets the site's HTTPS behaviour at edges that serve HTTPS.
+	HTTPS SiteHTTPS `yaml:"https,omitempty"`
+}
+
+// SiteHTTPS is a site's HTTPS behaviour.
+type SiteHTTPS struct {
+	// Redirect answers plain-HTTP requests with a 308 to HTTPS (the
+	// edge's tls_listen port). Default: false.
+	Redirect bool `yaml:"redirect,omitempty"`
+	// HSTS is the Strict-Transport-Security max-age sent over HTTPS; 0
+	// sends none. Default: 0s.
+	HSTS Duration `yaml:"hsts,omitempty"`
+	// MinVersion is the lowest TLS version accepted for the site's hosts
+	// over TCP: "1.2" or "1.3" (HTTP/3 is always 1.3). Default: "1.2".
+	MinVersion string `yaml:"min_version,omitempty"`
 }
 
 // SiteCache is the per-site cache policy. Zero values take the defaults

@@ -169,6 +169,9 @@ func (v *validator) sites(sites []Site) {
 		if s.HealthPath != "" && !strings.HasPrefix(s.HealthPath, "/") {
 			v.errs.add(p+".health_path", "%q must start with /", s.HealthPath)
 		}
+		if v2 := s.HTTPS.MinVersion; v2 != "" && v2 != "1.2" && v2 != "1.3" {
+			v.errs.add(p+".https.min_version", "%q is not one of \"1.2\", \"1.3\"", v2)
+		}
 		c := s.Cache
 		if math.IsNaN(c.HeuristicFraction) || c.HeuristicFraction < 0 || c.HeuristicFraction > 1 {
 			v.errs.add(p+".cache.heuristic_fraction", "%v is outside [0, 1]", c.HeuristicFraction)

@@ -28,6 +28,12 @@ type Site struct {
 	OriginHost string
 	// Policy is the site's cache policy.
 	Policy httpcache.Policy
+	// RedirectHTTPS answers plain-HTTP requests at a client-facing node
+	// with a 308 to the same URL over HTTPS (Config.HTTPSPort).
+	RedirectHTTPS bool
+	// HSTS, when positive, is sent as Strict-Transport-Security max-age on
+	// HTTPS responses.
+	HSTS time.Duration
 	// KeyHeaders are request fields the origin builds responses from that
 	// are otherwise dropped as cache-poisoning vectors (X-Forwarded-Host
 	// and the like): named here, they are forwarded and become part of the
@@ -64,6 +70,8 @@ type Config struct {
 	// (CDN-Cache-Control, Surrogate-Control, Surrogate-Key) from responses.
 	// Edges set it; shields keep them for the edges behind them.
 	ClientFacing bool
+	// HTTPSPort is the port HTTPS redirects point to. Default: 443.
+	HTTPSPort int
 	// Store keeps responses. Required.
 	Store httpcache.Store
 	// MaxObjectSize is the largest body stored whole; larger bodies stream
@@ -114,6 +122,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.UpstreamTotalTimeout <= 0 {
 		c.UpstreamTotalTimeout = 10 * time.Minute
+	}
+	if c.HTTPSPort <= 0 {
+		c.HTTPSPort = 443
 	}
 	if c.HitForPass <= 0 {
 		c.HitForPass = 30 * time.Second

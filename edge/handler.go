@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -93,6 +94,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) outcome {
 		// Never an open proxy: an unknown host gets no upstream request.
 		return h.fail(w, http.StatusMisdirectedRequest, "unknown-host", "host not served here")
 	}
+	if r.TLS == nil && site.RedirectHTTPS && h.cfg.ClientFacing {
+		return h.redirectHTTPS(w, r, host)
+	}
+	if r.TLS != nil && site.HSTS > 0 {
+		w.Header().Set("Strict-Transport-Security", "max-age="+strconv.FormatInt(int64(site.HSTS/time.Second), 10))
+	}
 	switch r.Method {
 	case http.MethodConnect, http.MethodTrace:
 		w.Header().Set("Allow", "GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE")
@@ -119,6 +126,19 @@ func scheme(r *http.Request) string {
 		return "https"
 	}
 	return "http"
+}
+
+// redirectHTTPS sends a plain-HTTP request to the same URL over HTTPS;
+// 308 keeps the method and body.
+func (h *Handler) redirectHTTPS(w http.ResponseWriter, r *http.Request, host string) outcome {
+	target := "https://" + host
+	if h.cfg.HTTPSPort != 443 {
+		target += ":" + strconv.Itoa(h.cfg.HTTPSPort)
+	}
+	w.Header().Set("Location", target+r.URL.RequestURI())
+	w.Header().Set("Cache-Status", h.name+"; fwd=bypass; detail=https-redirect")
+	w.WriteHeader(http.StatusPermanentRedirect)
+	return outcome{result: resultRedirect, code: http.StatusPermanentRedirect}
 }
 
 // fail writes an error the edge generates itself.

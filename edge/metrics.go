@@ -15,6 +15,7 @@ const (
 	resultMiss        = "miss"        // fetched upstream for this or a collapsed request
 	resultPass        = "pass"        // not cacheable: forwarded as it is
 	resultError       = "error"       // refused or failed before any upstream answer
+	resultRedirect    = "redirect"    // sent to HTTPS
 )
 
 type metrics struct {

@@ -188,6 +188,27 @@ func (n *Node) listenSecure(t *configs.Topology, ref configs.NodeRef, h http.Han
 		return err
 	}
 	conf := &tls.Config{GetCertificate: ca.GetCertificate, MinVersion: tls.VersionTLS12}
+	// Sites that ask for TLS 1.3 only get a config of their own, by SNI.
+	strict := conf.Clone()
+	strict.MinVersion = tls.VersionTLS13
+	// Over TCP the returned config is used as it is; QUIC sets h3 itself.
+	strict.NextProtos = []string{"h2", "http/1.1"}
+	tls13 := map[string]bool{}
+	for _, s := range t.Sites {
+		if s.HTTPS.MinVersion == "1.3" {
+			for _, h := range s.Hosts {
+				tls13[h] = true
+			}
+		}
+	}
+	if len(tls13) > 0 {
+		conf.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			if tls13[normalizeHost(hello.ServerName)] {
+				return strict, nil
+			}
+			return nil, nil
+		}
+	}
 	if n.secure, err = ListenSecure(ref.Node.TLSListen.String(), h, conf, log); err != nil {
 		return err
 	}
@@ -257,9 +278,11 @@ func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.R
 				StaleIfError:         s.Cache.StaleIfError.D(),
 				StoreSetCookie:       s.Cache.SetCookie == "strip",
 			},
-			KeyHeaders: s.KeyHeaders,
-			Tier:       tierOf(s.Cache.Tier),
-			Tiers:      tierRules(s.Cache.Tiers),
+			KeyHeaders:    s.KeyHeaders,
+			RedirectHTTPS: s.HTTPS.Redirect,
+			HSTS:          s.HTTPS.HSTS.D(),
+			Tier:          tierOf(s.Cache.Tier),
+			Tiers:         tierRules(s.Cache.Tiers),
 		})
 	}
 	h, err := NewHandler(Config{
@@ -274,6 +297,7 @@ func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.R
 		UpstreamTimeout:      upstreamTimeout(t, ref),
 		UpstreamTotalTimeout: t.Upstream.TotalTimeout.D(),
 		TrustedProxies:       trusted,
+		HTTPSPort:            httpsPort(ref),
 		Logger:               log,
 		Registerer:           reg,
 	})
@@ -283,6 +307,14 @@ func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.R
 	// The handler stops before the store it writes to.
 	n.closers = append([]func(){h.Close}, n.closers...)
 	return h, nil
+}
+
+// httpsPort is the port an edge's HTTPS redirects point to.
+func httpsPort(ref configs.NodeRef) int {
+	if ref.Node == nil || ref.Node.TLSListen.IsZero() {
+		return 443
+	}
+	return int(ref.Node.TLSListen.Port())
 }
 
 func tierOf(name string) httpcache.Tier {

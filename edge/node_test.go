@@ -285,3 +285,40 @@ func TestMemoryLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestSiteMinTLSVersion: a site that asks for TLS 1.3 refuses a 1.2
+// handshake; the edge still speaks HTTP/2 to it over 1.3.
+func TestSiteMinTLSVersion(t *testing.T) {
+	top, err := configs.Demo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	top.Sites[0].HTTPS.MinVersion = "1.3"
+	ref, _ := top.Lookup("eu-west-1")
+	ref.Node.Listen, _ = configs.ParseAddr("127.0.1.1:0")
+	ref.Node.Admin, _ = configs.ParseAddr("127.0.1.1:0")
+	ref.Node.TLSListen, _ = configs.ParseAddr("127.0.1.1:0")
+	n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	pem, _ := os.ReadFile(n.CARoot)
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	if c, err := tls.Dial("tcp", n.TLSListen, &tls.Config{RootCAs: roots, ServerName: "www.cdn.test", MaxVersion: tls.VersionTLS12}); err == nil {
+		c.Close()
+		t.Fatal("a TLS 1.2 handshake was accepted for a 1.3-only site")
+	}
+	c, err := tls.Dial("tcp", n.TLSListen, &tls.Config{RootCAs: roots, ServerName: "www.cdn.test", NextProtos: []string{"h2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if st := c.ConnectionState(); st.Version != tls.VersionTLS13 || st.NegotiatedProtocol != "h2" {
+		t.Errorf("version %x, protocol %q", st.Version, st.NegotiatedProtocol)
+	}
+}

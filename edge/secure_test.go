@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
@@ -144,5 +145,28 @@ func TestLocalCASharedByNodes(t *testing.T) {
 	}
 	if a.Root().SerialNumber.Cmp(b.Root().SerialNumber) != 0 || a.RootPath() != b.RootPath() {
 		t.Fatal("two opens of one folder made two CAs")
+	}
+}
+
+func TestHTTPSRedirectAndHSTS(t *testing.T) {
+	hs := newHarness(t, fixed("x", "Cache-Control", "max-age=60"), func(c *edge.Config) {
+		c.Sites[0].RedirectHTTPS = true
+		c.Sites[0].HSTS = 24 * time.Hour
+		c.HTTPSPort = 8443
+	})
+	r := hs.do(http.MethodPost, "/a/b?q=1")
+	if r.code != http.StatusPermanentRedirect || r.header.Get("Location") != "https://www.cdn.test:8443/a/b?q=1" {
+		t.Fatalf("plain HTTP: %d %q", r.code, r.header.Get("Location"))
+	}
+	hs.expectHits(0)
+	addr, roots := startSecure(t, hs)
+	c := clients(t, addr, roots)["h2"]
+	resp, err := c.Get("https://www.cdn.test/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Strict-Transport-Security") != "max-age=86400" {
+		t.Fatalf("https: %d, HSTS %q", resp.StatusCode, resp.Header.Get("Strict-Transport-Security"))
 	}
 }
