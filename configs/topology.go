@@ -55,6 +55,11 @@ type Site struct {
 	HostHeader string `yaml:"host_header,omitempty"`
 	// Cache overrides the cache policy for this site.
 	Cache SiteCache `yaml:"cache,omitempty"`
+	// TLSCert and TLSKey are PEM files of a certificate the site brings
+	// for its hosts (reloaded when they change); without them the site's
+	// hosts get certificates from tls.mode. Optional, both or neither.
+	TLSCert string `yaml:"tls_cert,omitempty"`
+	TLSKey  string `yaml:"tls_key,omitempty"`
 	// HTTPS sets the site's HTTPS behaviour at edges that serve HTTPS.
 	HTTPS SiteHTTPS `yaml:"https,omitempty"`
 }
@@ -229,10 +234,12 @@ type Upstream struct {
 
 // TLS sets where edge certificates come from.
 type TLS struct {
-	// Mode is "off" or "local": a certificate authority created once in
-	// the data directory (<data dir>/pki/root.crt is its root, for clients
-	// to trust) issues certificates for the site hosts, and nothing else.
-	// ACME comes later. Default: "off".
+	// Mode is "off", "files" or "local". "files": only sites that bring
+	// certificate files (tls_cert, tls_key) are served over HTTPS. "local":
+	// moreover, a certificate authority created once in the data directory
+	// (<data dir>/pki/root.crt is its root, for clients to trust) issues
+	// certificates for the other sites' hosts, and nothing else. ACME comes
+	// later. Default: "off".
 	Mode string `yaml:"mode,omitempty"`
 }
 

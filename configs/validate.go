@@ -50,8 +50,8 @@ func (t *Topology) validate(lineOf func(path string) int) ErrorList {
 	}
 	v.datacenters(t.Datacenters)
 	v.listen("purge.listen", t.Purge.Listen, false)
-	if m := t.TLS.Mode; m != "off" && m != "local" {
-		v.errs.add("tls.mode", "%q is not one of \"off\", \"local\"", m)
+	if m := t.TLS.Mode; m != "off" && m != "files" && m != "local" {
+		v.errs.add("tls.mode", "%q is not one of \"off\", \"files\", \"local\"", m)
 	}
 	for i, dc := range t.Datacenters {
 		for j, n := range dc.Edges {
@@ -168,6 +168,9 @@ func (v *validator) sites(sites []Site) {
 		}
 		if s.HealthPath != "" && !strings.HasPrefix(s.HealthPath, "/") {
 			v.errs.add(p+".health_path", "%q must start with /", s.HealthPath)
+		}
+		if (s.TLSCert == "") != (s.TLSKey == "") {
+			v.errs.add(p+".tls_cert", "tls_cert and tls_key go together")
 		}
 		if v2 := s.HTTPS.MinVersion; v2 != "" && v2 != "1.2" && v2 != "1.3" {
 			v.errs.add(p+".https.min_version", "%q is not one of \"1.2\", \"1.3\"", v2)

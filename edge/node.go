@@ -138,7 +138,7 @@ func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node,
 	}
 	n.Listen = n.traffic.Addr().String()
 	if ref.Role == configs.RoleEdge && !ref.Node.TLSListen.IsZero() {
-		if err := n.listenSecure(t, ref, handler, opts.DataDir, log); err != nil {
+		if err := n.listenSecure(t, ref, handler, opts.DataDir, reg, log); err != nil {
 			n.traffic.ln.Close()
 			n.close()
 			return nil, fmt.Errorf("node %s: %w", ref.Name, err)
@@ -172,22 +172,12 @@ func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node,
 // listenSecure binds an edge's HTTPS address (TLS on TCP and HTTP/3 on
 // UDP) with certificates from the local CA in the data directory, which
 // every node using that directory shares.
-func (n *Node) listenSecure(t *configs.Topology, ref configs.NodeRef, h http.Handler, dataDir string, log *slog.Logger) error {
-	if t.TLS.Mode != "local" {
-		return fmt.Errorf("tls mode %q cannot serve %s", t.TLS.Mode, ref.Node.TLSListen)
-	}
-	if dataDir == "" {
-		return errors.New("a local CA needs a data directory")
-	}
-	var hosts []string
-	for _, s := range t.Sites {
-		hosts = append(hosts, s.Hosts...)
-	}
-	ca, err := OpenLocalCA(filepath.Join(dataDir, "pki"), hosts)
+func (n *Node) listenSecure(t *configs.Topology, ref configs.NodeRef, h http.Handler, dataDir string, reg prometheus.Registerer, log *slog.Logger) error {
+	certs, err := newCertificates(t, dataDir, reg, log)
 	if err != nil {
 		return err
 	}
-	conf := &tls.Config{GetCertificate: ca.GetCertificate, MinVersion: tls.VersionTLS12}
+	conf := &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
 	// Sites that ask for TLS 1.3 only get a config of their own, by SNI.
 	strict := conf.Clone()
 	strict.MinVersion = tls.VersionTLS13
@@ -212,7 +202,10 @@ func (n *Node) listenSecure(t *configs.Topology, ref configs.NodeRef, h http.Han
 	if n.secure, err = ListenSecure(ref.Node.TLSListen.String(), h, conf, log); err != nil {
 		return err
 	}
-	n.TLSListen, n.CARoot = n.secure.Addr().String(), ca.RootPath()
+	n.TLSListen = n.secure.Addr().String()
+	if certs.ca != nil {
+		n.CARoot = certs.ca.RootPath()
+	}
 	return nil
 }
 

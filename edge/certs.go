@@ -1,0 +1,86 @@
+package edge
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/tern-cdn/tern/configs"
+)
+
+// certificates chooses an edge's certificate by SNI: the files a site
+// brings first, then the local CA (tls.mode "local"). Any other name,
+// or none, fails the handshake: certificates exist only for configured
+// hosts.
+type certificates struct {
+	files      map[string]*FileCert
+	ca         *LocalCA
+	handshakes *prometheus.CounterVec
+}
+
+func newCertificates(t *configs.Topology, dataDir string, reg prometheus.Registerer, log *slog.Logger) (*certificates, error) {
+	f := promauto.With(reg)
+	c := &certificates{
+		files: map[string]*FileCert{},
+		handshakes: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "tern", Subsystem: "edge", Name: "tls_certificate_lookups_total",
+			Help: "TLS handshakes by the certificate chosen for their SNI (files, local-ca) or their refusal (unknown-name).",
+		}, []string{"result"}),
+	}
+	var caHosts []string
+	for _, s := range t.Sites {
+		if s.TLSCert == "" {
+			caHosts = append(caHosts, s.Hosts...)
+			continue
+		}
+		fc, err := LoadFileCert(s.TLSCert, s.TLSKey, log)
+		if err != nil {
+			return nil, fmt.Errorf("site %s: %w", s.Name, err)
+		}
+		for _, h := range s.Hosts {
+			c.files[normalizeHost(h)] = fc
+		}
+		f.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "tern", Subsystem: "edge", Name: "tls_certificate_expiry_timestamp_seconds",
+			Help:        "When the certificate a site brings expires (Unix time).",
+			ConstLabels: prometheus.Labels{"site": s.Name},
+		}, func() float64 {
+			if cert := fc.Certificate(); cert.Leaf != nil {
+				return float64(cert.Leaf.NotAfter.Unix())
+			}
+			return 0
+		})
+	}
+	if t.TLS.Mode == "local" && len(caHosts) > 0 {
+		if dataDir == "" {
+			return nil, errors.New("a local CA needs a data directory")
+		}
+		ca, err := OpenLocalCA(filepath.Join(dataDir, "pki"), caHosts)
+		if err != nil {
+			return nil, err
+		}
+		c.ca = ca
+	}
+	return c, nil
+}
+
+// GetCertificate is tls.Config.GetCertificate.
+func (c *certificates) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if fc := c.files[normalizeHost(hello.ServerName)]; fc != nil {
+		c.handshakes.WithLabelValues("files").Inc()
+		return fc.Certificate(), nil
+	}
+	if c.ca != nil {
+		if cert, err := c.ca.GetCertificate(hello); err == nil {
+			c.handshakes.WithLabelValues("local-ca").Inc()
+			return cert, nil
+		}
+	}
+	c.handshakes.WithLabelValues("unknown-name").Inc()
+	return nil, fmt.Errorf("no certificate for %q", hello.ServerName)
+}
