@@ -2,6 +2,7 @@ package edge_test
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
@@ -168,5 +169,42 @@ func TestHTTPSRedirectAndHSTS(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || resp.Header.Get("Strict-Transport-Security") != "max-age=86400" {
 		t.Fatalf("https: %d, HSTS %q", resp.StatusCode, resp.Header.Get("Strict-Transport-Security"))
+	}
+}
+
+// TestQUICGarbage sends garbage datagrams and a truncated QUIC Initial to
+// the HTTP/3 port: the edge stays up and keeps serving HTTP/3.
+func TestQUICGarbage(t *testing.T) {
+	hs := newHarness(t, fixed("still here", "Cache-Control", "max-age=60"))
+	addr, roots := startSecure(t, hs)
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	payloads := [][]byte{
+		{},
+		{0x00},
+		[]byte("GET / HTTP/1.1\r\n\r\n"),
+		append([]byte{0xc0, 0x00, 0x00, 0x00, 0x01, 0x08}, make([]byte, 20)...), // long header, cut short
+		append([]byte{0xc3, 0x00, 0x00, 0x00, 0x01}, make([]byte, 1195)...),     // Initial-sized zeros
+	}
+	for i := 0; i < 200; i++ {
+		b := make([]byte, 1+i*7%1300)
+		rand.Read(b)
+		payloads = append(payloads, b)
+	}
+	for _, p := range payloads {
+		conn.Write(p)
+	}
+	c := clients(t, addr, roots)["h3"]
+	resp, err := c.Get("https://www.cdn.test/x")
+	if err != nil {
+		t.Fatalf("HTTP/3 after garbage: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "still here" {
+		t.Fatalf("HTTP/3 after garbage: %d %q", resp.StatusCode, b)
 	}
 }
