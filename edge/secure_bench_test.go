@@ -97,3 +97,42 @@ func BenchmarkSecureHit(b *testing.B) {
 		origin.Close()
 	}
 }
+
+// BenchmarkHandshake measures full TLS 1.3 handshakes (no resumption)
+// over TCP and QUIC against one edge: one new connection per op.
+func BenchmarkHandshake(b *testing.B) {
+	ca, err := edge.OpenLocalCA(b.TempDir(), []string{"www.cdn.test"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	srv, err := edge.ListenSecure("127.0.0.1:0", h, &tls.Config{GetCertificate: ca.GetCertificate}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve()
+	defer srv.Shutdown(context.Background())
+	addr := srv.Addr().String()
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.Root())
+	b.Run("tcp-tls13", func(b *testing.B) {
+		conf := &tls.Config{RootCAs: roots, ServerName: "www.cdn.test", MinVersion: tls.VersionTLS13, ClientSessionCache: nil}
+		for b.Loop() {
+			c, err := tls.Dial("tcp", addr, conf)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.Close()
+		}
+	})
+	b.Run("quic", func(b *testing.B) {
+		conf := &tls.Config{RootCAs: roots, ServerName: "www.cdn.test", NextProtos: []string{http3.NextProtoH3}}
+		for b.Loop() {
+			c, err := quic.DialAddr(context.Background(), addr, conf, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c.CloseWithError(0, "")
+		}
+	})
+}
