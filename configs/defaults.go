@@ -29,6 +29,7 @@ const (
 	defaultTotalTimeout      = Duration(10 * time.Minute)
 	defaultTLSMode           = "off"
 	defaultMinTLS            = "1.2"
+	defaultACMEDirectory     = "https://acme-v02.api.letsencrypt.org/directory"
 	defaultShieldProtocol    = "h2c"
 	defaultHealthInterval    = Duration(2 * time.Second)
 	defaultHealthTimeout     = Duration(1 * time.Second)
@@ -52,6 +53,7 @@ func (t *Topology) ApplyDefaults() {
 	orDefault(&t.Upstream.ConnectTimeout, defaultConnectTimeout)
 	orDefault(&t.Upstream.TotalTimeout, defaultTotalTimeout)
 	orDefault(&t.TLS.Mode, defaultTLSMode)
+	orDefault(&t.TLS.ACME.Directory, defaultACMEDirectory)
 	orDefault(&t.Upstream.ShieldProtocol, defaultShieldProtocol)
 	hc := &t.Upstream.Health
 	orDefault(&hc.Interval, defaultHealthInterval)

@@ -234,13 +234,34 @@ type Upstream struct {
 
 // TLS sets where edge certificates come from.
 type TLS struct {
-	// Mode is "off", "files" or "local". "files": only sites that bring
-	// certificate files (tls_cert, tls_key) are served over HTTPS. "local":
-	// moreover, a certificate authority created once in the data directory
-	// (<data dir>/pki/root.crt is its root, for clients to trust) issues
-	// certificates for the other sites' hosts, and nothing else. ACME comes
-	// later. Default: "off".
+	// Mode is "off", "files", "local" or "acme". "files": only sites that
+	// bring certificate files (tls_cert, tls_key) are served over HTTPS.
+	// "local": moreover, a certificate authority created once in the data
+	// directory (<data dir>/pki/root.crt is its root, for clients to trust)
+	// issues certificates for the other sites' hosts, and nothing else.
+	// "acme": the other sites' hosts get certificates from an ACME CA
+	// (see ACME), obtained at start-up and renewed. Default: "off".
 	Mode string `yaml:"mode,omitempty"`
+	// ACME configures the ACME CA for mode "acme".
+	ACME ACME `yaml:"acme,omitempty"`
+}
+
+// ACME configures certificates from an ACME CA, through certmagic. The
+// HTTP-01 challenge is answered on the edges' plain listeners, TLS-ALPN-01
+// on their TLS listeners; certificates and keys live in <data dir>/acme
+// (a shared mount makes the edges one certmagic cluster).
+type ACME struct {
+	// Directory is the CA's directory URL. Default:
+	// "https://acme-v02.api.letsencrypt.org/directory".
+	Directory string `yaml:"directory,omitempty"`
+	// Email is the account contact. Optional.
+	Email string `yaml:"email,omitempty"`
+	// TrustedRoots is a PEM file of roots for the CA's own HTTPS (a private
+	// CA). Optional.
+	TrustedRoots string `yaml:"trusted_roots,omitempty"`
+	// Challenges are the challenge types offered: "http-01" and/or
+	// "tls-alpn-01". Default: both.
+	Challenges []string `yaml:"challenges,omitempty"`
 }
 
 // Health configures the checks of upstreams (shields and origins).

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"net/url"
 	"path"
 	"sort"
 	"strings"
@@ -50,8 +51,16 @@ func (t *Topology) validate(lineOf func(path string) int) ErrorList {
 	}
 	v.datacenters(t.Datacenters)
 	v.listen("purge.listen", t.Purge.Listen, false)
-	if m := t.TLS.Mode; m != "off" && m != "files" && m != "local" {
-		v.errs.add("tls.mode", "%q is not one of \"off\", \"files\", \"local\"", m)
+	if m := t.TLS.Mode; m != "off" && m != "files" && m != "local" && m != "acme" {
+		v.errs.add("tls.mode", "%q is not one of \"off\", \"files\", \"local\", \"acme\"", m)
+	}
+	for i, c := range t.TLS.ACME.Challenges {
+		if c != "http-01" && c != "tls-alpn-01" {
+			v.errs.add(fmt.Sprintf("tls.acme.challenges[%d]", i), "%q is not one of \"http-01\", \"tls-alpn-01\"", c)
+		}
+	}
+	if u, err := url.Parse(t.TLS.ACME.Directory); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		v.errs.add("tls.acme.directory", "%q is not an http(s) URL", t.TLS.ACME.Directory)
 	}
 	for i, dc := range t.Datacenters {
 		for j, n := range dc.Edges {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
+	"go.uber.org/zap"
 
 	"github.com/tern-cdn/tern/configs"
 )
@@ -19,11 +20,12 @@ import (
 // hosts.
 type certificates struct {
 	files      map[string]*FileCert
+	acme       *acme
 	ca         *LocalCA
 	handshakes *prometheus.CounterVec
 }
 
-func newCertificates(t *configs.Topology, dataDir string, reg prometheus.Registerer, log *slog.Logger) (*certificates, error) {
+func newCertificates(t *configs.Topology, dataDir string, httpPort, tlsPort int, reg prometheus.Registerer, log *slog.Logger) (*certificates, error) {
 	f := promauto.With(reg)
 	c := &certificates{
 		files: map[string]*FileCert{},
@@ -56,6 +58,15 @@ func newCertificates(t *configs.Topology, dataDir string, reg prometheus.Registe
 			return 0
 		})
 	}
+	if t.TLS.Mode == "acme" && len(caHosts) > 0 {
+		zl, err := zap.NewProduction(zap.IncreaseLevel(zap.WarnLevel))
+		if err != nil {
+			return nil, err
+		}
+		if c.acme, err = newACME(t.TLS.ACME, dataDir, caHosts, httpPort, tlsPort, zl); err != nil {
+			return nil, err
+		}
+	}
 	if t.TLS.Mode == "local" && len(caHosts) > 0 {
 		if dataDir == "" {
 			return nil, errors.New("a local CA needs a data directory")
@@ -74,6 +85,12 @@ func (c *certificates) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certific
 	if fc := c.files[normalizeHost(hello.ServerName)]; fc != nil {
 		c.handshakes.WithLabelValues("files").Inc()
 		return fc.Certificate(), nil
+	}
+	if c.acme != nil {
+		if cert, err := c.acme.GetCertificate(hello); err == nil {
+			c.handshakes.WithLabelValues("acme").Inc()
+			return cert, nil
+		}
 	}
 	if c.ca != nil {
 		if cert, err := c.ca.GetCertificate(hello); err == nil {

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -77,9 +79,14 @@ type Node struct {
 	log               *slog.Logger
 	traffic           *Server
 	secure            *SecureServer
-	admin             *Server
-	ready             atomic.Bool
-	closers           []func()
+	// plain is the plain listener's handler; challenges, once set, wraps
+	// it to answer ACME HTTP-01 challenges first.
+	plain      http.Handler
+	challenges atomic.Pointer[http.Handler]
+	acme       *acme
+	admin      *Server
+	ready      atomic.Bool
+	closers    []func()
 	// runners run beside the listeners until the node stops (health checks).
 	runners []func(context.Context)
 	// status reports the upstreams' health for the admin /status page.
@@ -132,7 +139,8 @@ func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node,
 	if ref.Role == configs.RoleShield {
 		listenFn = ListenH2C
 	}
-	if n.traffic, err = listenFn(listen.String(), handler, log); err != nil {
+	n.plain = handler
+	if n.traffic, err = listenFn(listen.String(), http.HandlerFunc(n.servePlain), log); err != nil {
 		n.close()
 		return nil, fmt.Errorf("node %s: %w", ref.Name, err)
 	}
@@ -169,20 +177,43 @@ func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node,
 	return n, nil
 }
 
+// servePlain serves the plain listener, ACME HTTP-01 challenges first
+// when the node gets certificates from ACME.
+func (n *Node) servePlain(w http.ResponseWriter, r *http.Request) {
+	if h := n.challenges.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
+		return
+	}
+	n.plain.ServeHTTP(w, r)
+}
+
+// acmeTLSALPN is the ALPN protocol of TLS-ALPN-01 challenges (RFC 8737).
+const acmeTLSALPN = "acme-tls/1"
+
 // listenSecure binds an edge's HTTPS address (TLS on TCP and HTTP/3 on
 // UDP) with certificates from the local CA in the data directory, which
 // every node using that directory shares.
 func (n *Node) listenSecure(t *configs.Topology, ref configs.NodeRef, h http.Handler, dataDir string, reg prometheus.Registerer, log *slog.Logger) error {
-	certs, err := newCertificates(t, dataDir, reg, log)
+	_, plainPort, _ := net.SplitHostPort(n.Listen)
+	httpPort, _ := strconv.Atoi(plainPort)
+	certs, err := newCertificates(t, dataDir, httpPort, int(ref.Node.TLSListen.Port()), reg, log)
 	if err != nil {
 		return err
 	}
 	conf := &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
+	if certs.acme != nil {
+		// TLS-ALPN-01 challenges come on the TLS listener; HTTP-01 ones on
+		// the plain one.
+		conf.NextProtos = []string{acmeTLSALPN}
+		n.acme = certs.acme
+		ch := certs.acme.HTTPHandler(n.plain)
+		n.challenges.Store(&ch)
+	}
 	// Sites that ask for TLS 1.3 only get a config of their own, by SNI.
 	strict := conf.Clone()
 	strict.MinVersion = tls.VersionTLS13
 	// Over TCP the returned config is used as it is; QUIC sets h3 itself.
-	strict.NextProtos = []string{"h2", "http/1.1"}
+	strict.NextProtos = append([]string{"h2", "http/1.1"}, conf.NextProtos...)
 	tls13 := map[string]bool{}
 	for _, s := range t.Sites {
 		if s.HTTPS.MinVersion == "1.3" {
@@ -453,6 +484,12 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	if n.admin != nil {
 		g.Go(n.admin.Serve)
+	}
+	if n.acme != nil {
+		if err := n.acme.Manage(gctx); err != nil {
+			n.log.Error("ACME certificates cannot be managed", "err", err)
+		}
+		defer n.acme.Stop()
 	}
 	n.ready.Store(true)
 	n.log.Info("node started", "listen", n.Listen, "admin", n.Admin)

@@ -50,7 +50,9 @@ func ListenSecure(addr string, h http.Handler, tlsConf *tls.Config, log *slog.Lo
 		Logger:         log,
 	}
 	tcpConf := tlsConf.Clone()
-	tcpConf.NextProtos = []string{"h2", "http/1.1"}
+	// h2 and HTTP/1.1, and any extra protocol the caller offers (the ACME
+	// TLS-ALPN-01 challenge's acme-tls/1).
+	tcpConf.NextProtos = append([]string{"h2", "http/1.1"}, tlsConf.NextProtos...)
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
 	protocols.SetHTTP2(true)

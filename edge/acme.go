@@ -1,0 +1,89 @@
+package edge
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/caddyserver/certmagic"
+	"go.uber.org/zap"
+
+	"github.com/tern-cdn/tern/configs"
+)
+
+// acme obtains and renews certificates for configured hosts from an ACME
+// CA through a certmagic instance (never its package globals). HTTP-01 is
+// answered by the edge's plain listener (HTTPHandler), TLS-ALPN-01 by its
+// TLS listener (GetCertificate with acme-tls/1 offered).
+type acme struct {
+	cache  *certmagic.Cache
+	magic  *certmagic.Config
+	issuer *certmagic.ACMEIssuer
+	hosts  []string
+}
+
+// newACME prepares certificates for hosts; Manage starts obtaining them.
+// httpPort and tlsPort are the edge's plain and TLS ports: certmagic
+// finds them in use and leaves the challenges to the edge's listeners.
+func newACME(cfg configs.ACME, dataDir string, hosts []string, httpPort, tlsPort int, log *zap.Logger) (*acme, error) {
+	if dataDir == "" {
+		return nil, fmt.Errorf("ACME needs a data directory")
+	}
+	var roots *x509.CertPool
+	if cfg.TrustedRoots != "" {
+		pem, err := os.ReadFile(cfg.TrustedRoots)
+		if err != nil {
+			return nil, fmt.Errorf("acme trusted roots: %w", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("acme trusted roots %s: no certificate in it", cfg.TrustedRoots)
+		}
+	}
+	a := &acme{hosts: hosts}
+	a.cache = certmagic.NewCache(certmagic.CacheOptions{
+		GetConfigForCert: func(certmagic.Certificate) (*certmagic.Config, error) { return a.magic, nil },
+		Logger:           log,
+	})
+	a.magic = certmagic.New(a.cache, certmagic.Config{
+		Storage: &certmagic.FileStorage{Path: filepath.Join(dataDir, "acme")},
+		Logger:  log,
+	})
+	a.issuer = certmagic.NewACMEIssuer(a.magic, certmagic.ACMEIssuer{
+		CA:                      cfg.Directory,
+		TestCA:                  cfg.Directory,
+		Email:                   cfg.Email,
+		Agreed:                  true,
+		TrustedRoots:            roots,
+		AltHTTPPort:             httpPort,
+		AltTLSALPNPort:          tlsPort,
+		Logger:                  log,
+		DisableHTTPChallenge:    len(cfg.Challenges) > 0 && !slices.Contains(cfg.Challenges, "http-01"),
+		DisableTLSALPNChallenge: len(cfg.Challenges) > 0 && !slices.Contains(cfg.Challenges, "tls-alpn-01"),
+	})
+	a.magic.Issuers = []certmagic.Issuer{a.issuer}
+	return a, nil
+}
+
+// Manage obtains (or loads) the hosts' certificates in the background and
+// keeps them renewed until Stop.
+func (a *acme) Manage(ctx context.Context) error { return a.magic.ManageAsync(ctx, a.hosts) }
+
+// HTTPHandler answers HTTP-01 challenges before next sees the request.
+func (a *acme) HTTPHandler(next http.Handler) http.Handler {
+	return a.issuer.HTTPChallengeHandler(next)
+}
+
+// GetCertificate serves managed certificates and TLS-ALPN-01 challenges;
+// certmagic refuses names it does not manage (no on-demand issuance).
+func (a *acme) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return a.magic.GetCertificate(hello)
+}
+
+// Stop ends renewals.
+func (a *acme) Stop() { a.cache.Stop() }

@@ -1,0 +1,199 @@
+package edge_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/letsencrypt/pebble/v2/ca"
+	"github.com/letsencrypt/pebble/v2/db"
+	"github.com/letsencrypt/pebble/v2/va"
+	"github.com/letsencrypt/pebble/v2/wfe"
+	"github.com/miekg/dns"
+
+	"github.com/tern-cdn/tern/configs"
+	"github.com/tern-cdn/tern/edge"
+)
+
+// startLoopbackDNS answers every A question with 127.0.0.1, so an ACME
+// validator looking up a site host reaches the edge on loopback.
+func startLoopbackDNS(t *testing.T) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := dns.NewServeMux()
+	mux.HandleFunc(".", func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		for _, q := range r.Question {
+			if q.Qtype == dns.TypeA {
+				m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60},
+					A: net.ParseIP("127.0.0.1")})
+			}
+		}
+		w.WriteMsg(m)
+	})
+	// The validator's resolver may use TCP: serve both on one port.
+	ln, err := net.Listen("tcp", pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: mux}, {Listener: ln, Handler: mux}} {
+		started := make(chan struct{})
+		srv.NotifyStartedFunc = func() { close(started) }
+		go srv.ActivateAndServe()
+		<-started
+		t.Cleanup(func() { srv.Shutdown() })
+	}
+	return pc.LocalAddr().String()
+}
+
+// pebble is an ACME CA in process.
+type pebble struct {
+	directory string
+	trusted   string         // PEM file of its HTTPS certificate
+	roots     *x509.CertPool // the roots of the certificates it issues
+	orders    atomic.Int64
+}
+
+func startPebble(t *testing.T, httpPort, tlsPort int, resolver string) *pebble {
+	t.Helper()
+	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
+	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
+	logger := log.New(io.Discard, "", 0)
+	store := db.NewMemoryStore()
+	authority := ca.New(logger, store, "", "ecdsa", 0, 1, map[string]ca.Profile{"default": {ValidityPeriod: 3600}})
+	validator := va.New(logger, httpPort, tlsPort, false, resolver, store)
+	front := wfe.New(logger, store, validator, authority, []string{"pebble"}, false, false, 0, 0)
+	p := &pebble{}
+	h := front.Handler()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/order-plz" {
+			p.orders.Add(1)
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	p.directory = srv.URL + wfe.DirectoryPath
+	p.trusted = filepath.Join(t.TempDir(), "pebble-https.pem")
+	os.WriteFile(p.trusted, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644)
+	p.roots = x509.NewCertPool()
+	p.roots.AppendCertsFromPEM(authority.GetRootCert(0).PEM())
+	return p
+}
+
+// freePort reserves a loopback port and lets it go, for listeners whose
+// port must be known before they start (the validator dials it).
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestACMEWithPebble obtains the site's certificate from a real ACME CA
+// (Pebble, in process) that validates against the edge's own listeners,
+// once per challenge type, and checks that an unconfigured SNI gets no
+// certificate and places no order.
+func TestACMEWithPebble(t *testing.T) {
+	for _, challenge := range []string{"http-01", "tls-alpn-01"} {
+		t.Run(challenge, func(t *testing.T) {
+			origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Cache-Control", "max-age=60")
+				io.WriteString(w, "over acme")
+			}))
+			defer origin.Close()
+			httpPort, tlsPort := freePort(t), freePort(t)
+			p := startPebble(t, httpPort, tlsPort, startLoopbackDNS(t))
+			yaml := fmt.Sprintf(`sites:
+  - name: test
+    hosts: [www.cdn.test]
+    origin: %s
+datacenters:
+  - name: dc
+    lat: 0
+    lon: 0
+    edges:
+      - name: edge-1
+        listen: 127.0.0.1:%d
+        tls_listen: 127.0.0.1:%d
+        admin: 127.0.0.1:0
+tls:
+  mode: acme
+  acme:
+    directory: %s
+    trusted_roots: %s
+    challenges: [%s]
+`, origin.URL, httpPort, tlsPort, p.directory, p.trusted, challenge)
+			top, err := configs.Parse("acme.yaml", []byte(yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref, _ := top.Lookup("edge-1")
+			n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- n.Run(ctx) }()
+			defer func() { cancel(); <-done }()
+
+			client := &http.Client{Transport: &http.Transport{
+				TLSClientConfig: &tls.Config{RootCAs: p.roots, ServerName: "www.cdn.test"},
+				DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+					return (&net.Dialer{}).DialContext(ctx, network, "127.0.0.1:"+strconv.Itoa(tlsPort))
+				},
+			}}
+			deadline := time.Now().Add(30 * time.Second)
+			var lastErr error
+			for time.Now().Before(deadline) {
+				resp, err := client.Get("https://www.cdn.test/x")
+				if err == nil {
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 || string(b) != "over acme" {
+						t.Fatalf("over the ACME certificate: %d %q", resp.StatusCode, b)
+					}
+					lastErr = nil
+					break
+				}
+				lastErr = err
+				time.Sleep(100 * time.Millisecond)
+			}
+			if lastErr != nil {
+				t.Fatalf("no certificate from the ACME CA within 30s: %v", lastErr)
+			}
+			if p.orders.Load() != 1 {
+				t.Errorf("orders placed: %d, want 1", p.orders.Load())
+			}
+			// An unconfigured name: the handshake fails, no order is placed.
+			c, err := tls.Dial("tcp", "127.0.0.1:"+strconv.Itoa(tlsPort), &tls.Config{RootCAs: p.roots, ServerName: "evil.example"})
+			if err == nil {
+				c.Close()
+				t.Error("a certificate was served for an unconfigured name")
+			}
+			if p.orders.Load() != 1 {
+				t.Errorf("orders after an unknown SNI: %d, want 1", p.orders.Load())
+			}
+		})
+	}
+}
