@@ -30,6 +30,8 @@ const (
 	defaultTLSMode           = "off"
 	defaultMinTLS            = "1.2"
 	defaultACMEDirectory     = "https://acme-v02.api.letsencrypt.org/directory"
+	defaultRenewWindow       = 0.33
+	defaultRenewCheck        = Duration(10 * time.Minute)
 	defaultShieldProtocol    = "h2c"
 	defaultHealthInterval    = Duration(2 * time.Second)
 	defaultHealthTimeout     = Duration(1 * time.Second)
@@ -54,6 +56,8 @@ func (t *Topology) ApplyDefaults() {
 	orDefault(&t.Upstream.TotalTimeout, defaultTotalTimeout)
 	orDefault(&t.TLS.Mode, defaultTLSMode)
 	orDefault(&t.TLS.ACME.Directory, defaultACMEDirectory)
+	orDefault(&t.TLS.ACME.RenewWindow, defaultRenewWindow)
+	orDefault(&t.TLS.ACME.RenewCheck, defaultRenewCheck)
 	orDefault(&t.Upstream.ShieldProtocol, defaultShieldProtocol)
 	hc := &t.Upstream.Health
 	orDefault(&hc.Interval, defaultHealthInterval)

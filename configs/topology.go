@@ -262,6 +262,16 @@ type ACME struct {
 	// Challenges are the challenge types offered: "http-01" and/or
 	// "tls-alpn-01". Default: both.
 	Challenges []string `yaml:"challenges,omitempty"`
+	// OnDemand obtains a host's certificate at its first TLS handshake
+	// instead of at start-up; only the site hosts of the topology qualify,
+	// never an arbitrary SNI. Default: false.
+	OnDemand bool `yaml:"on_demand,omitempty"`
+	// RenewWindow is the share of a certificate's lifetime left when it is
+	// renewed. Default: 0.33.
+	RenewWindow float64 `yaml:"renew_window,omitempty"`
+	// RenewCheck is how often certificates are checked for renewal.
+	// Default: 10m.
+	RenewCheck Duration `yaml:"renew_check,omitempty"`
 }
 
 // Health configures the checks of upstreams (shields and origins).

@@ -54,6 +54,9 @@ func (t *Topology) validate(lineOf func(path string) int) ErrorList {
 	if m := t.TLS.Mode; m != "off" && m != "files" && m != "local" && m != "acme" {
 		v.errs.add("tls.mode", "%q is not one of \"off\", \"files\", \"local\", \"acme\"", m)
 	}
+	if w := t.TLS.ACME.RenewWindow; math.IsNaN(w) || w <= 0 || w >= 1 {
+		v.errs.add("tls.acme.renew_window", "%v is outside (0, 1)", w)
+	}
 	for i, c := range t.TLS.ACME.Challenges {
 		if c != "http-01" && c != "tls-alpn-01" {
 			v.errs.add(fmt.Sprintf("tls.acme.challenges[%d]", i), "%q is not one of \"http-01\", \"tls-alpn-01\"", c)

@@ -25,6 +25,8 @@ type acme struct {
 	magic  *certmagic.Config
 	issuer *certmagic.ACMEIssuer
 	hosts  []string
+	// onDemand defers each certificate to its host's first handshake.
+	onDemand bool
 }
 
 // newACME prepares certificates for hosts; Manage starts obtaining them.
@@ -45,15 +47,33 @@ func newACME(cfg configs.ACME, dataDir string, hosts []string, httpPort, tlsPort
 			return nil, fmt.Errorf("acme trusted roots %s: no certificate in it", cfg.TrustedRoots)
 		}
 	}
-	a := &acme{hosts: hosts}
+	a := &acme{hosts: hosts, onDemand: cfg.OnDemand}
 	a.cache = certmagic.NewCache(certmagic.CacheOptions{
-		GetConfigForCert: func(certmagic.Certificate) (*certmagic.Config, error) { return a.magic, nil },
-		Logger:           log,
+		GetConfigForCert:   func(certmagic.Certificate) (*certmagic.Config, error) { return a.magic, nil },
+		RenewCheckInterval: cfg.RenewCheck.D(),
+		Logger:             log,
 	})
 	a.magic = certmagic.New(a.cache, certmagic.Config{
-		Storage: &certmagic.FileStorage{Path: filepath.Join(dataDir, "acme")},
-		Logger:  log,
+		Storage:            &certmagic.FileStorage{Path: filepath.Join(dataDir, "acme")},
+		RenewalWindowRatio: cfg.RenewWindow,
+		Logger:             log,
 	})
+	if cfg.OnDemand {
+		allowed := map[string]bool{}
+		for _, h := range hosts {
+			allowed[normalizeHost(h)] = true
+		}
+		a.magic.OnDemand = &certmagic.OnDemandConfig{
+			// Never an arbitrary SNI: anyone could make the edge order
+			// certificates (and spend the CA's rate limits) otherwise.
+			DecisionFunc: func(_ context.Context, name string) error {
+				if !allowed[normalizeHost(name)] {
+					return fmt.Errorf("%q is not a configured host", name)
+				}
+				return nil
+			},
+		}
+	}
 	a.issuer = certmagic.NewACMEIssuer(a.magic, certmagic.ACMEIssuer{
 		CA:                      cfg.Directory,
 		TestCA:                  cfg.Directory,
@@ -72,7 +92,12 @@ func newACME(cfg configs.ACME, dataDir string, hosts []string, httpPort, tlsPort
 
 // Manage obtains (or loads) the hosts' certificates in the background and
 // keeps them renewed until Stop.
-func (a *acme) Manage(ctx context.Context) error { return a.magic.ManageAsync(ctx, a.hosts) }
+func (a *acme) Manage(ctx context.Context) error {
+	if a.onDemand {
+		return nil
+	}
+	return a.magic.ManageAsync(ctx, a.hosts)
+}
 
 // HTTPHandler answers HTTP-01 challenges before next sees the request.
 func (a *acme) HTTPHandler(next http.Handler) http.Handler {

@@ -71,13 +71,13 @@ type pebble struct {
 	orders    atomic.Int64
 }
 
-func startPebble(t *testing.T, httpPort, tlsPort int, resolver string) *pebble {
+func startPebble(t *testing.T, httpPort, tlsPort int, resolver string, validity uint64) *pebble {
 	t.Helper()
 	t.Setenv("PEBBLE_VA_NOSLEEP", "1")
 	t.Setenv("PEBBLE_WFE_NONCEREJECT", "0")
 	logger := log.New(io.Discard, "", 0)
 	store := db.NewMemoryStore()
-	authority := ca.New(logger, store, "", "ecdsa", 0, 1, map[string]ca.Profile{"default": {ValidityPeriod: 3600}})
+	authority := ca.New(logger, store, "", "ecdsa", 0, 1, map[string]ca.Profile{"default": {ValidityPeriod: validity}})
 	validator := va.New(logger, httpPort, tlsPort, false, resolver, store)
 	front := wfe.New(logger, store, validator, authority, []string{"pebble"}, false, false, 0, 0)
 	p := &pebble{}
@@ -110,19 +110,31 @@ func freePort(t *testing.T) int {
 }
 
 // TestACMEWithPebble obtains the site's certificate from a real ACME CA
-// (Pebble, in process) that validates against the edge's own listeners,
-// once per challenge type, and checks that an unconfigured SNI gets no
+// (Pebble, in process) that validates against the edge's own listeners:
+// with each challenge type, on demand at the first handshake, and again
+// when the certificate nears its end. An unconfigured SNI gets no
 // certificate and places no order.
 func TestACMEWithPebble(t *testing.T) {
-	for _, challenge := range []string{"http-01", "tls-alpn-01"} {
-		t.Run(challenge, func(t *testing.T) {
+	tests := []struct {
+		name, extra string
+		validity    uint64
+		onDemand    bool
+		renewal     bool
+	}{
+		{name: "http-01", extra: "challenges: [http-01]", validity: 3600},
+		{name: "tls-alpn-01", extra: "challenges: [tls-alpn-01]", validity: 3600},
+		{name: "on-demand", extra: "on_demand: true", validity: 3600, onDemand: true},
+		{name: "renewal", extra: "renew_window: 0.9\n    renew_check: 200ms", validity: 8, renewal: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Cache-Control", "max-age=60")
 				io.WriteString(w, "over acme")
 			}))
 			defer origin.Close()
 			httpPort, tlsPort := freePort(t), freePort(t)
-			p := startPebble(t, httpPort, tlsPort, startLoopbackDNS(t))
+			p := startPebble(t, httpPort, tlsPort, startLoopbackDNS(t), tt.validity)
 			yaml := fmt.Sprintf(`sites:
   - name: test
     hosts: [www.cdn.test]
@@ -141,8 +153,8 @@ tls:
   acme:
     directory: %s
     trusted_roots: %s
-    challenges: [%s]
-`, origin.URL, httpPort, tlsPort, p.directory, p.trusted, challenge)
+    %s
+`, origin.URL, httpPort, tlsPort, p.directory, p.trusted, tt.extra)
 			top, err := configs.Parse("acme.yaml", []byte(yaml))
 			if err != nil {
 				t.Fatal(err)
@@ -156,43 +168,68 @@ tls:
 			done := make(chan error, 1)
 			go func() { done <- n.Run(ctx) }()
 			defer func() { cancel(); <-done }()
+			if tt.onDemand {
+				time.Sleep(300 * time.Millisecond)
+				if got := p.orders.Load(); got != 0 {
+					t.Fatalf("on demand: %d orders before any handshake", got)
+				}
+			}
 
+			tlsTo := func(name string) (*tls.Conn, error) {
+				return tls.Dial("tcp", "127.0.0.1:"+strconv.Itoa(tlsPort), &tls.Config{RootCAs: p.roots, ServerName: name})
+			}
 			client := &http.Client{Transport: &http.Transport{
 				TLSClientConfig: &tls.Config{RootCAs: p.roots, ServerName: "www.cdn.test"},
 				DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 					return (&net.Dialer{}).DialContext(ctx, network, "127.0.0.1:"+strconv.Itoa(tlsPort))
 				},
 			}}
-			deadline := time.Now().Add(30 * time.Second)
 			var lastErr error
-			for time.Now().Before(deadline) {
+			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 				resp, err := client.Get("https://www.cdn.test/x")
-				if err == nil {
-					b, _ := io.ReadAll(resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != 200 || string(b) != "over acme" {
-						t.Fatalf("over the ACME certificate: %d %q", resp.StatusCode, b)
-					}
-					lastErr = nil
-					break
+				if lastErr = err; err != nil {
+					continue
 				}
-				lastErr = err
-				time.Sleep(100 * time.Millisecond)
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || string(b) != "over acme" {
+					t.Fatalf("over the ACME certificate: %d %q", resp.StatusCode, b)
+				}
+				break
 			}
 			if lastErr != nil {
 				t.Fatalf("no certificate from the ACME CA within 30s: %v", lastErr)
 			}
-			if p.orders.Load() != 1 {
+			if !tt.renewal && p.orders.Load() != 1 {
 				t.Errorf("orders placed: %d, want 1", p.orders.Load())
 			}
+			if tt.renewal {
+				c, err := tlsTo("www.cdn.test")
+				if err != nil {
+					t.Fatal(err)
+				}
+				first := c.ConnectionState().PeerCertificates[0].SerialNumber
+				c.Close()
+				renewed := false
+				for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && !renewed; time.Sleep(200 * time.Millisecond) {
+					if c, err := tlsTo("www.cdn.test"); err == nil {
+						renewed = c.ConnectionState().PeerCertificates[0].SerialNumber.Cmp(first) != 0
+						c.Close()
+					}
+				}
+				if !renewed || p.orders.Load() < 2 {
+					t.Fatalf("not renewed within 20s (orders %d)", p.orders.Load())
+				}
+			}
 			// An unconfigured name: the handshake fails, no order is placed.
-			c, err := tls.Dial("tcp", "127.0.0.1:"+strconv.Itoa(tlsPort), &tls.Config{RootCAs: p.roots, ServerName: "evil.example"})
-			if err == nil {
+			before := p.orders.Load()
+			if c, err := tlsTo("evil.example"); err == nil {
 				c.Close()
 				t.Error("a certificate was served for an unconfigured name")
 			}
-			if p.orders.Load() != 1 {
-				t.Errorf("orders after an unknown SNI: %d, want 1", p.orders.Load())
+			time.Sleep(100 * time.Millisecond)
+			if got := p.orders.Load(); got != before {
+				t.Errorf("orders after an unknown SNI: %d, want %d", got, before)
 			}
 		})
 	}
