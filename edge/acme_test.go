@@ -69,6 +69,7 @@ type pebble struct {
 	trusted   string         // PEM file of its HTTPS certificate
 	roots     *x509.CertPool // the roots of the certificates it issues
 	orders    atomic.Int64
+	close     func()
 }
 
 func startPebble(t *testing.T, httpPort, tlsPort int, resolver string, validity uint64) *pebble {
@@ -89,6 +90,7 @@ func startPebble(t *testing.T, httpPort, tlsPort int, resolver string, validity 
 		h.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
+	p.close = srv.Close
 	p.directory = srv.URL + wfe.DirectoryPath
 	p.trusted = filepath.Join(t.TempDir(), "pebble-https.pem")
 	os.WriteFile(p.trusted, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644)
@@ -232,5 +234,92 @@ tls:
 				t.Errorf("orders after an unknown SNI: %d, want %d", got, before)
 			}
 		})
+	}
+}
+
+// TestACMEServesStoredCertificateWhenCAIsDown: a node restarted while its
+// ACME CA is unreachable serves the certificate it stored before, and its
+// plain listener is not held up.
+func TestACMEServesStoredCertificateWhenCAIsDown(t *testing.T) {
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		io.WriteString(w, "still served")
+	}))
+	defer origin.Close()
+	httpPort, tlsPort := freePort(t), freePort(t)
+	p := startPebble(t, httpPort, tlsPort, startLoopbackDNS(t), 3600)
+	yaml := fmt.Sprintf(`sites:
+  - name: test
+    hosts: [www.cdn.test]
+    origin: %s
+datacenters:
+  - name: dc
+    lat: 0
+    lon: 0
+    edges:
+      - name: edge-1
+        listen: 127.0.0.1:%d
+        tls_listen: 127.0.0.1:%d
+        admin: 127.0.0.1:0
+tls:
+  mode: acme
+  acme:
+    directory: %s
+    trusted_roots: %s
+`, origin.URL, httpPort, tlsPort, p.directory, p.trusted)
+	top, err := configs.Parse("acme.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	run := func() (stop func()) {
+		ref, _ := top.Lookup("edge-1")
+		n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- n.Run(ctx) }()
+		return func() { cancel(); <-done }
+	}
+	handshake := func() error {
+		c, err := tls.Dial("tcp", "127.0.0.1:"+strconv.Itoa(tlsPort), &tls.Config{RootCAs: p.roots, ServerName: "www.cdn.test"})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	stop := run()
+	var err2 error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if err2 = handshake(); err2 == nil {
+			break
+		}
+	}
+	stop()
+	if err2 != nil {
+		t.Fatalf("no certificate in the first run: %v", err2)
+	}
+	// The CA goes away; the node starts again on the same data directory.
+	p.close()
+	stop = run()
+	defer stop()
+	// The stored certificate loads in the background: allow it a moment.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if err2 = handshake(); err2 == nil {
+			break
+		}
+	}
+	if err2 != nil {
+		t.Fatalf("stored certificate not served with the CA down: %v", err2)
+	}
+	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(httpPort) + "/")
+	if err != nil {
+		t.Fatalf("plain listener with the CA down: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Errorf("plain listener answered %d to an unknown host", resp.StatusCode)
 	}
 }
