@@ -262,6 +262,12 @@ type ACME struct {
 	// Challenges are the challenge types offered: "http-01" and/or
 	// "tls-alpn-01". Default: both.
 	Challenges []string `yaml:"challenges,omitempty"`
+	// EABKeyID and EABMACKeyEnv are the external account binding some CAs
+	// (ZeroSSL) require: the key id, and the name of the environment
+	// variable holding the base64url MAC key (never the key itself in the
+	// file). Optional, both or neither.
+	EABKeyID     string `yaml:"eab_key_id,omitempty"`
+	EABMACKeyEnv string `yaml:"eab_mac_key_env,omitempty"`
 	// OnDemand obtains a host's certificate at its first TLS handshake
 	// instead of at start-up; only the site hosts of the topology qualify,
 	// never an arbitrary SNI. Default: false.

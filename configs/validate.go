@@ -54,6 +54,9 @@ func (t *Topology) validate(lineOf func(path string) int) ErrorList {
 	if m := t.TLS.Mode; m != "off" && m != "files" && m != "local" && m != "acme" {
 		v.errs.add("tls.mode", "%q is not one of \"off\", \"files\", \"local\", \"acme\"", m)
 	}
+	if (t.TLS.ACME.EABKeyID == "") != (t.TLS.ACME.EABMACKeyEnv == "") {
+		v.errs.add("tls.acme.eab_key_id", "eab_key_id and eab_mac_key_env go together")
+	}
 	if w := t.TLS.ACME.RenewWindow; math.IsNaN(w) || w <= 0 || w >= 1 {
 		v.errs.add("tls.acme.renew_window", "%v is outside (0, 1)", w)
 	}

@@ -11,6 +11,8 @@ import (
 	"slices"
 
 	"github.com/caddyserver/certmagic"
+	acmeproto "github.com/mholt/acmez/v3/acme"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/tern-cdn/tern/configs"
@@ -32,7 +34,7 @@ type acme struct {
 // newACME prepares certificates for hosts; Manage starts obtaining them.
 // httpPort and tlsPort are the edge's plain and TLS ports: certmagic
 // finds them in use and leaves the challenges to the edge's listeners.
-func newACME(cfg configs.ACME, dataDir string, hosts []string, httpPort, tlsPort int, log *zap.Logger) (*acme, error) {
+func newACME(cfg configs.ACME, dataDir string, hosts []string, httpPort, tlsPort int, events *prometheus.CounterVec, log *zap.Logger) (*acme, error) {
 	if dataDir == "" {
 		return nil, fmt.Errorf("ACME needs a data directory")
 	}
@@ -57,6 +59,15 @@ func newACME(cfg configs.ACME, dataDir string, hosts []string, httpPort, tlsPort
 		Storage:            &certmagic.FileStorage{Path: filepath.Join(dataDir, "acme")},
 		RenewalWindowRatio: cfg.RenewWindow,
 		Logger:             log,
+		// Obtained, renewed and failed certificates are counted, so a CA
+		// that stops answering shows in the metrics before anything expires.
+		OnEvent: func(_ context.Context, event string, _ map[string]any) error {
+			switch event {
+			case "cert_obtaining", "cert_obtained", "cert_failed", "cert_ocsp_revoked":
+				events.WithLabelValues(event).Inc()
+			}
+			return nil
+		},
 	})
 	if cfg.OnDemand {
 		allowed := map[string]bool{}
@@ -74,7 +85,16 @@ func newACME(cfg configs.ACME, dataDir string, hosts []string, httpPort, tlsPort
 			},
 		}
 	}
+	var eab *acmeproto.EAB
+	if cfg.EABKeyID != "" {
+		mac := os.Getenv(cfg.EABMACKeyEnv)
+		if mac == "" {
+			return nil, fmt.Errorf("acme: environment variable %s (the EAB MAC key) is empty", cfg.EABMACKeyEnv)
+		}
+		eab = &acmeproto.EAB{KeyID: cfg.EABKeyID, MACKey: mac}
+	}
 	a.issuer = certmagic.NewACMEIssuer(a.magic, certmagic.ACMEIssuer{
+		ExternalAccount:         eab,
 		CA:                      cfg.Directory,
 		TestCA:                  cfg.Directory,
 		Email:                   cfg.Email,

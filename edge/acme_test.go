@@ -205,6 +205,9 @@ tls:
 			if !tt.renewal && p.orders.Load() != 1 {
 				t.Errorf("orders placed: %d, want 1", p.orders.Load())
 			}
+			if got := metricLine(t, n.Admin, `tern_edge_acme_events_total{event="cert_obtained"}`); got == "" {
+				t.Error("no cert_obtained event counted")
+			}
 			if tt.renewal {
 				c, err := tlsTo("www.cdn.test")
 				if err != nil {

@@ -63,7 +63,11 @@ func newCertificates(t *configs.Topology, dataDir string, httpPort, tlsPort int,
 		if err != nil {
 			return nil, err
 		}
-		if c.acme, err = newACME(t.TLS.ACME, dataDir, caHosts, httpPort, tlsPort, zl); err != nil {
+		events := f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "tern", Subsystem: "edge", Name: "acme_events_total",
+			Help: "ACME certificate events: cert_obtaining, cert_obtained, cert_failed, cert_ocsp_revoked.",
+		}, []string{"event"})
+		if c.acme, err = newACME(t.TLS.ACME, dataDir, caHosts, httpPort, tlsPort, events, zl); err != nil {
 			return nil, err
 		}
 	}
