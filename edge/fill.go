@@ -302,11 +302,13 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 	// so no origin can make the edge hold an unbounded body in memory.
 	body, err := f.readFrom(io.LimitReader(resp.Body, h.cfg.MaxObjectSize+1), resp.ContentLength)
 	if err == nil && int64(len(body)) > h.cfg.MaxObjectSize {
+		// Mark the URL and leave the set of fills before the readers learn
+		// of the failure, so their next request passes instead of joining.
 		err = errTooLarge
-		f.publish(body[:0], true, err)
 		h.store.Set(fr.primary, &httpcache.Entry{HitForPass: true, Header: http.Header{}}, h.cfg.HitForPass)
 	}
 	if err != nil {
+		h.flights.fail(f, body[:0], err)
 		h.cfg.Logger.Warn("edge: upstream body failed", "key", fr.primary, "err", err)
 		return
 	}

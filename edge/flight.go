@@ -130,8 +130,9 @@ func (fs *flights) forget(key string) {
 // readFrom fills the body from r, waking readers as bytes arrive; sizeHint
 // sizes the first allocation. It returns the complete body but does not
 // mark it complete: the caller stores it first, so that a client that has
-// read the whole body finds it stored on its next request. On error the
-// body is marked cut short.
+// read the whole body finds it stored on its next request. Nor does it
+// mark a failure: the caller takes the flight out of the set of running
+// ones first (fail), so a new request never joins a fill that failed.
 func (f *flight) readFrom(r io.Reader, sizeHint int64) ([]byte, error) {
 	const chunk = 32 << 10
 	buf := make([]byte, 0, max(min(sizeHint, 64<<20), chunk))
@@ -152,10 +153,16 @@ func (f *flight) readFrom(r io.Reader, sizeHint int64) ([]byte, error) {
 			return buf, nil
 		}
 		if err != nil {
-			f.publish(buf, true, err)
-			return nil, err
+			return buf, err
 		}
 	}
+}
+
+// fail ends a flight whose body was cut short: it leaves the set of
+// running fills, then its readers learn of err.
+func (fs *flights) fail(f *flight, body []byte, err error) {
+	fs.remove(f)
+	f.publish(body, true, err)
 }
 
 // complete sets a body that is already whole.

@@ -124,9 +124,9 @@ func (h *Handler) fillSliceBody(f *flight, headKey string, head *httpcache.Entry
 	body, err := f.readFrom(io.LimitReader(resp.Body, n), n)
 	if err == nil && int64(len(body)) != n {
 		err = io.ErrUnexpectedEOF
-		f.publish(body, true, err)
 	}
 	if err != nil {
+		h.flights.fail(f, body, err)
 		h.cfg.Logger.Warn("edge: upstream slice failed", "key", headKey, "slice", i, "err", err)
 		return
 	}
