@@ -130,5 +130,17 @@ func (a *acme) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, err
 	return a.magic.GetCertificate(hello)
 }
 
+// expiry is when the managed certificate for host expires (Unix time), 0
+// if none is loaded. It reads the cache only: a scrape never orders one.
+func (a *acme) expiry(host string) float64 {
+	var end float64
+	for _, c := range a.cache.AllMatchingCertificates(host) {
+		if c.Leaf != nil && (end == 0 || float64(c.Leaf.NotAfter.Unix()) < end) {
+			end = float64(c.Leaf.NotAfter.Unix())
+		}
+	}
+	return end
+}
+
 // Stop ends renewals.
 func (a *acme) Stop() { a.cache.Stop() }

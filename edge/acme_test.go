@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -207,6 +208,13 @@ tls:
 			}
 			if got := metricLine(t, n.Admin, `tern_edge_acme_events_total{event="cert_obtained"}`); got == "" {
 				t.Error("no cert_obtained event counted")
+			}
+			if got := metricLine(t, n.Admin, `tern_edge_tls_handshakes_total{protocol="tcp",result="acme"}`); got == "" {
+				t.Error("no ACME handshake counted")
+			}
+			line := metricLine(t, n.Admin, `tern_edge_tls_certificate_expiry_timestamp_seconds{site="test"}`)
+			if _, v, _ := strings.Cut(line, "} "); v == "" || v == "0" {
+				t.Errorf("certificate expiry gauge: %q", line)
 			}
 			if tt.renewal {
 				c, err := tlsTo("www.cdn.test")

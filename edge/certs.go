@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,9 +31,9 @@ func newCertificates(t *configs.Topology, dataDir string, httpPort, tlsPort int,
 	c := &certificates{
 		files: map[string]*FileCert{},
 		handshakes: f.NewCounterVec(prometheus.CounterOpts{
-			Namespace: "tern", Subsystem: "edge", Name: "tls_certificate_lookups_total",
-			Help: "TLS handshakes by the certificate chosen for their SNI (files, local-ca) or their refusal (unknown-name).",
-		}, []string{"result"}),
+			Namespace: "tern", Subsystem: "edge", Name: "tls_handshakes_total",
+			Help: "TLS handshakes by protocol (tcp, quic) and by the certificate chosen for their SNI (files, acme, local-ca) or their refusal (unknown-name).",
+		}, []string{"protocol", "result"}),
 	}
 	var caHosts []string
 	for _, s := range t.Sites {
@@ -49,7 +50,7 @@ func newCertificates(t *configs.Topology, dataDir string, httpPort, tlsPort int,
 		}
 		f.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "tern", Subsystem: "edge", Name: "tls_certificate_expiry_timestamp_seconds",
-			Help:        "When the certificate a site brings expires (Unix time).",
+			Help:        "When the site's current certificate expires (Unix time).",
 			ConstLabels: prometheus.Labels{"site": s.Name},
 		}, func() float64 {
 			if cert := fc.Certificate(); cert.Leaf != nil {
@@ -70,6 +71,17 @@ func newCertificates(t *configs.Topology, dataDir string, httpPort, tlsPort int,
 		if c.acme, err = newACME(t.TLS.ACME, dataDir, caHosts, httpPort, tlsPort, events, zl); err != nil {
 			return nil, err
 		}
+		for _, s := range t.Sites {
+			if s.TLSCert != "" || len(s.Hosts) == 0 {
+				continue
+			}
+			host := s.Hosts[0]
+			f.NewGaugeFunc(prometheus.GaugeOpts{
+				Namespace: "tern", Subsystem: "edge", Name: "tls_certificate_expiry_timestamp_seconds",
+				Help:        "When the site's current certificate expires (Unix time).",
+				ConstLabels: prometheus.Labels{"site": s.Name},
+			}, func() float64 { return c.acme.expiry(host) })
+		}
 	}
 	if t.TLS.Mode == "local" && len(caHosts) > 0 {
 		if dataDir == "" {
@@ -86,22 +98,29 @@ func newCertificates(t *configs.Topology, dataDir string, httpPort, tlsPort int,
 
 // GetCertificate is tls.Config.GetCertificate.
 func (c *certificates) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	// quic-go hands GetCertificate a stand-in connection with UDP addresses.
+	proto := "tcp"
+	if hello.Conn != nil {
+		if _, ok := hello.Conn.RemoteAddr().(*net.UDPAddr); ok {
+			proto = "quic"
+		}
+	}
 	if fc := c.files[normalizeHost(hello.ServerName)]; fc != nil {
-		c.handshakes.WithLabelValues("files").Inc()
+		c.handshakes.WithLabelValues(proto, "files").Inc()
 		return fc.Certificate(), nil
 	}
 	if c.acme != nil {
 		if cert, err := c.acme.GetCertificate(hello); err == nil {
-			c.handshakes.WithLabelValues("acme").Inc()
+			c.handshakes.WithLabelValues(proto, "acme").Inc()
 			return cert, nil
 		}
 	}
 	if c.ca != nil {
 		if cert, err := c.ca.GetCertificate(hello); err == nil {
-			c.handshakes.WithLabelValues("local-ca").Inc()
+			c.handshakes.WithLabelValues(proto, "local-ca").Inc()
 			return cert, nil
 		}
 	}
-	c.handshakes.WithLabelValues("unknown-name").Inc()
+	c.handshakes.WithLabelValues(proto, "unknown-name").Inc()
 	return nil, fmt.Errorf("no certificate for %q", hello.ServerName)
 }
