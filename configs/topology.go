@@ -244,6 +244,10 @@ type TLS struct {
 	Mode string `yaml:"mode,omitempty"`
 	// ACME configures the ACME CA for mode "acme".
 	ACME ACME `yaml:"acme,omitempty"`
+	// Allow0RTT accepts QUIC 0-RTT (early data) on HTTP/3: faster repeat
+	// visits, but early data can be replayed, so only GET, HEAD and
+	// OPTIONS are served from it (others get 425 Too Early). Default: false.
+	Allow0RTT bool `yaml:"allow_0rtt,omitempty"`
 }
 
 // ACME configures certificates from an ACME CA, through certmagic. The

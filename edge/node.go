@@ -230,7 +230,11 @@ func (n *Node) listenSecure(t *configs.Topology, ref configs.NodeRef, h http.Han
 			return nil, nil
 		}
 	}
-	if n.secure, err = ListenSecure(ref.Node.TLSListen.String(), h, conf, log); err != nil {
+	listen := ListenSecure
+	if t.TLS.Allow0RTT {
+		listen = ListenSecure0RTT
+	}
+	if n.secure, err = listen(ref.Node.TLSListen.String(), h, conf, log); err != nil {
 		return err
 	}
 	n.TLSListen = n.secure.Addr().String()

@@ -26,6 +26,53 @@ type SecureServer struct {
 // ListenSecure binds addr on TCP and the same port on UDP. tlsConf must
 // provide the certificates (GetCertificate or Certificates).
 func ListenSecure(addr string, h http.Handler, tlsConf *tls.Config, log *slog.Logger) (*SecureServer, error) {
+	return listenSecure(addr, h, tlsConf, false, log)
+}
+
+// ListenSecure0RTT is ListenSecure with QUIC 0-RTT accepted: requests
+// that arrive in early data (which an attacker can replay) are served
+// only for safe methods; others get 425 Too Early (RFC 8470), and the
+// client retries them after the handshake.
+func ListenSecure0RTT(addr string, h http.Handler, tlsConf *tls.Config, log *slog.Logger) (*SecureServer, error) {
+	return listenSecure(addr, h, tlsConf, true, log)
+}
+
+// quicConnKey carries a request's QUIC connection in its context.
+type quicConnKey struct{}
+
+// earlyDataGate answers 425 to unsafe requests that early reports as
+// received in 0-RTT data.
+func earlyDataGate(h http.Handler, early func(*http.Request) bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+		default:
+			if early(r) {
+				w.Header().Set("Cache-Status", "tern; fwd=bypass; detail=too-early")
+				http.Error(w, "425 Too Early: retry after the handshake", http.StatusTooEarly)
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// inEarlyData reports whether the request's QUIC handshake was still
+// incomplete, so the request came in 0-RTT data.
+func inEarlyData(r *http.Request) bool {
+	c, ok := r.Context().Value(quicConnKey{}).(*quic.Conn)
+	if !ok {
+		return false
+	}
+	select {
+	case <-c.HandshakeComplete():
+		return false
+	default:
+		return true
+	}
+}
+
+func listenSecure(addr string, h http.Handler, tlsConf *tls.Config, allow0RTT bool, log *slog.Logger) (*SecureServer, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -40,11 +87,19 @@ func ListenSecure(addr string, h http.Handler, tlsConf *tls.Config, log *slog.Lo
 		return nil, fmt.Errorf("listen udp %s: %w", ln.Addr(), err)
 	}
 	s := &SecureServer{ln: ln, udp: udp}
+	h3Handler := h
+	if allow0RTT {
+		h3Handler = earlyDataGate(h, inEarlyData)
+	}
 	s.h3 = &http3.Server{
-		Handler:   h,
+		Handler:   h3Handler,
 		TLSConfig: tlsConf,
-		// 0-RTT data can be replayed by an attacker; it stays off.
-		QUICConfig:     &quic.Config{Allow0RTT: false},
+		// 0-RTT data can be replayed by an attacker: off unless asked for,
+		// and then only safe methods are served from it.
+		QUICConfig: &quic.Config{Allow0RTT: allow0RTT},
+		ConnContext: func(ctx context.Context, c *quic.Conn) context.Context {
+			return context.WithValue(ctx, quicConnKey{}, c)
+		},
 		MaxHeaderBytes: maxHeaderBytes,
 		IdleTimeout:    idleTimeout,
 		Logger:         log,

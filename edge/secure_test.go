@@ -208,3 +208,33 @@ func TestQUICGarbage(t *testing.T) {
 		t.Fatalf("HTTP/3 after garbage: %d %q", resp.StatusCode, b)
 	}
 }
+
+// TestHTTP3With0RTTAccepted: with 0-RTT accepted, requests after the
+// handshake (not early data) are served as usual, unsafe methods included.
+func TestHTTP3With0RTTAccepted(t *testing.T) {
+	hs := newHarness(t, fixed("ok", "Cache-Control", "max-age=60"))
+	ca, err := edge.OpenLocalCA(t.TempDir(), []string{"www.cdn.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := edge.ListenSecure0RTT("127.0.0.1:0", hs.h, &tls.Config{GetCertificate: ca.GetCertificate}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve()
+	defer srv.Shutdown(context.Background())
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.Root())
+	c := clients(t, srv.Addr().String(), roots)["h3"]
+	for _, m := range []string{"GET", "POST"} {
+		req, _ := http.NewRequest(m, "https://www.cdn.test/x", nil)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.ProtoMajor != 3 {
+			t.Errorf("%s: %d over HTTP/%d", m, resp.StatusCode, resp.ProtoMajor)
+		}
+	}
+}
