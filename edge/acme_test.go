@@ -112,6 +112,52 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// acmeNode builds (without running) an edge whose certificates come from a
+// new Pebble, with extra lines under tls.acme. The ports must be known
+// before the listeners exist (the validator dials them), so a port taken
+// in between by another test makes it start over.
+func acmeNode(t *testing.T, originURL, extra string, validity uint64, dataDir string) (*pebble, *configs.Topology, *edge.Node, int, int) {
+	t.Helper()
+	resolver := startLoopbackDNS(t)
+	for attempt := 0; ; attempt++ {
+		httpPort, tlsPort := freePort(t), freePort(t)
+		p := startPebble(t, httpPort, tlsPort, resolver, validity)
+		yaml := fmt.Sprintf(`sites:
+  - name: test
+    hosts: [www.cdn.test]
+    origin: %s
+datacenters:
+  - name: dc
+    lat: 0
+    lon: 0
+    edges:
+      - name: edge-1
+        listen: 127.0.0.1:%d
+        tls_listen: 127.0.0.1:%d
+        admin: 127.0.0.1:0
+tls:
+  mode: acme
+  acme:
+    directory: %s
+    trusted_roots: %s
+    %s
+`, originURL, httpPort, tlsPort, p.directory, p.trusted, extra)
+		top, err := configs.Parse("acme.yaml", []byte(yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, _ := top.Lookup("edge-1")
+		n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: dataDir})
+		if err != nil {
+			if strings.Contains(err.Error(), "address already in use") && attempt < 5 {
+				continue
+			}
+			t.Fatal(err)
+		}
+		return p, top, n, httpPort, tlsPort
+	}
+}
+
 // TestACMEWithPebble obtains the site's certificate from a real ACME CA
 // (Pebble, in process) that validates against the edge's own listeners:
 // with each challenge type, on demand at the first handshake, and again
@@ -136,37 +182,7 @@ func TestACMEWithPebble(t *testing.T) {
 				io.WriteString(w, "over acme")
 			}))
 			defer origin.Close()
-			httpPort, tlsPort := freePort(t), freePort(t)
-			p := startPebble(t, httpPort, tlsPort, startLoopbackDNS(t), tt.validity)
-			yaml := fmt.Sprintf(`sites:
-  - name: test
-    hosts: [www.cdn.test]
-    origin: %s
-datacenters:
-  - name: dc
-    lat: 0
-    lon: 0
-    edges:
-      - name: edge-1
-        listen: 127.0.0.1:%d
-        tls_listen: 127.0.0.1:%d
-        admin: 127.0.0.1:0
-tls:
-  mode: acme
-  acme:
-    directory: %s
-    trusted_roots: %s
-    %s
-`, origin.URL, httpPort, tlsPort, p.directory, p.trusted, tt.extra)
-			top, err := configs.Parse("acme.yaml", []byte(yaml))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ref, _ := top.Lookup("edge-1")
-			n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: t.TempDir()})
-			if err != nil {
-				t.Fatal(err)
-			}
+			p, _, n, _, tlsPort := acmeNode(t, origin.URL, tt.extra, tt.validity, t.TempDir())
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- n.Run(ctx) }()
@@ -257,42 +273,21 @@ func TestACMEServesStoredCertificateWhenCAIsDown(t *testing.T) {
 		io.WriteString(w, "still served")
 	}))
 	defer origin.Close()
-	httpPort, tlsPort := freePort(t), freePort(t)
-	p := startPebble(t, httpPort, tlsPort, startLoopbackDNS(t), 3600)
-	yaml := fmt.Sprintf(`sites:
-  - name: test
-    hosts: [www.cdn.test]
-    origin: %s
-datacenters:
-  - name: dc
-    lat: 0
-    lon: 0
-    edges:
-      - name: edge-1
-        listen: 127.0.0.1:%d
-        tls_listen: 127.0.0.1:%d
-        admin: 127.0.0.1:0
-tls:
-  mode: acme
-  acme:
-    directory: %s
-    trusted_roots: %s
-`, origin.URL, httpPort, tlsPort, p.directory, p.trusted)
-	top, err := configs.Parse("acme.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
 	data := t.TempDir()
+	p, top, first, httpPort, tlsPort := acmeNode(t, origin.URL, "", 3600, data)
+	runNode := func(n *edge.Node) (stop func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- n.Run(ctx) }()
+		return func() { cancel(); <-done }
+	}
 	run := func() (stop func()) {
 		ref, _ := top.Lookup("edge-1")
 		n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: data})
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- n.Run(ctx) }()
-		return func() { cancel(); <-done }
+		return runNode(n)
 	}
 	handshake := func() error {
 		c, err := tls.Dial("tcp", "127.0.0.1:"+strconv.Itoa(tlsPort), &tls.Config{RootCAs: p.roots, ServerName: "www.cdn.test"})
@@ -301,7 +296,7 @@ tls:
 		}
 		return err
 	}
-	stop := run()
+	stop := runNode(first)
 	var err2 error
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		if err2 = handshake(); err2 == nil {
