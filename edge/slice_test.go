@@ -112,7 +112,8 @@ func TestSliceRangeFetchesOnlyTouchedSlice(t *testing.T) {
 	}
 	// Another range inside the same slice: no upstream request.
 	r = hs.get("/v.mp4", "Range", "bytes=5500-5600")
-	if r.body != string(video[5500:5601]) || !strings.Contains(r.status(), "hit") {
+	// A hit, or joined to the fill still storing that slice ("partial").
+	if r.body != string(video[5500:5601]) || !(strings.Contains(r.status(), "hit") || strings.Contains(r.status(), "partial")) {
 		t.Errorf("warm range: %q", r.status())
 	}
 	if hs.hits() != 1 {
@@ -213,7 +214,8 @@ func TestSliceRangeBeyondEnd(t *testing.T) {
 	if got := o.seenRanges(); len(got) != 2 || got[0] != "bytes=9000-9999" || got[1] != "" {
 		t.Errorf("origin saw %q", got)
 	}
-	if r := hs.get("/v"); r.code != 200 || len(r.body) != 2500 || !strings.Contains(r.status(), "hit") {
+	// The 416 went out before the fill ended, so this may still join it.
+	if r := hs.get("/v"); r.code != 200 || len(r.body) != 2500 || !(strings.Contains(r.status(), "hit") || strings.Contains(r.status(), "collapsed")) {
 		t.Errorf("after: %d %d %q", r.code, len(r.body), r.status())
 	}
 }
