@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,6 +35,8 @@ type Site struct {
 	// HSTS, when positive, is sent as Strict-Transport-Security max-age on
 	// HTTPS responses.
 	HSTS time.Duration
+	// hsts is the Strict-Transport-Security value, made once.
+	hsts []string
 	// KeyHeaders are request fields the origin builds responses from that
 	// are otherwise dropped as cache-poisoning vectors (X-Forwarded-Host
 	// and the like): named here, they are forwarded and become part of the
@@ -148,6 +151,9 @@ func newSiteIndex(sites []Site) (siteIndex, error) {
 	idx := make(siteIndex)
 	for i := range sites {
 		s := &sites[i]
+		if s.HSTS > 0 {
+			s.hsts = []string{"max-age=" + strconv.FormatInt(int64(s.HSTS/time.Second), 10)}
+		}
 		if s.Origin == nil || s.Origin.Host == "" {
 			return nil, fmt.Errorf("edge: site %q: origin URL with a host is required", s.Name)
 		}

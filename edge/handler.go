@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,6 +40,8 @@ func NewHandler(cfg Config) (*Handler, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
+	// The handler's own copy: the index fills in per-site derived values.
+	cfg.Sites = slices.Clone(cfg.Sites)
 	sites, err := newSiteIndex(cfg.Sites)
 	if err != nil {
 		return nil, err
@@ -97,8 +100,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) outcome {
 	if r.TLS == nil && site.RedirectHTTPS && h.cfg.ClientFacing {
 		return h.redirectHTTPS(w, r, host)
 	}
-	if r.TLS != nil && site.HSTS > 0 {
-		w.Header().Set("Strict-Transport-Security", "max-age="+strconv.FormatInt(int64(site.HSTS/time.Second), 10))
+	if r.TLS != nil && site.hsts != nil {
+		w.Header()["Strict-Transport-Security"] = site.hsts
 	}
 	switch r.Method {
 	case http.MethodConnect, http.MethodTrace:

@@ -46,8 +46,11 @@ func (h *Handler) upstreamRequest(ctx context.Context, r *http.Request, s *Site,
 		hdr = make(http.Header)
 	}
 	removeHopHeaders(hdr)
-	kept := make(map[string][]string, len(s.KeyHeaders))
+	var kept map[string][]string
 	for _, f := range s.KeyHeaders {
+		if kept == nil {
+			kept = make(map[string][]string, len(s.KeyHeaders))
+		}
 		if v := hdr.Values(f); len(v) > 0 {
 			kept[http.CanonicalHeaderKey(f)] = v
 		}

@@ -856,23 +856,3 @@ func newTestPoolCfg(t *testing.T, name string, ups []UpstreamConfig, reg prometh
 	t.Cleanup(func() { p.Close() })
 	return p
 }
-
-func TestNewShieldsCompat(t *testing.T) {
-	origin := newBackend(t, "origin")
-	a := newBackend(t, "a")
-	tr := testTransport(t, TransportConfig{})
-	r, err := NewShields([]string{a.URL}, tr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, by, _ := get(t, r, siteRequest(t, http.MethodGet, origin.URL, "/a")); by != "a" {
-		t.Fatalf("served by %q, want the shield", by)
-	}
-	a.kill()
-	if _, by, _ := get(t, r, siteRequest(t, http.MethodGet, origin.URL, "/a")); by != "origin" {
-		t.Fatalf("served by %q, want the origin", by)
-	}
-	if _, err := NewShields(nil, tr); err == nil {
-		t.Error("no shields accepted")
-	}
-}
