@@ -2,6 +2,7 @@ package configs
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -41,6 +42,22 @@ const (
 	defaultHealthFailBackoff = Duration(1 * time.Second)
 	defaultSliceSize         = 1 * MiB
 	defaultDNSTTL            = Duration(30 * time.Second)
+	defaultZoneTTL           = Duration(time.Hour)
+	defaultSOARefresh        = Duration(time.Hour)
+	defaultSOARetry          = Duration(15 * time.Minute)
+	defaultSOAExpire         = Duration(7 * 24 * time.Hour)
+	defaultSOAMinimum        = Duration(time.Minute)
+	defaultECSMaxV4          = 24
+	defaultECSMaxV6          = 56
+	defaultDNSCheckInterval  = Duration(time.Second)
+	defaultDNSCheckTimeout   = Duration(time.Second)
+	defaultDNSCheckRise      = 2
+	defaultDNSCheckFall      = 2
+	defaultRRLRate           = 200
+	defaultRRLSlip           = 2
+	defaultTCPConns          = 512
+	defaultTCPIdle           = Duration(10 * time.Second)
+	defaultUDPSize           = 1232
 )
 
 // ApplyDefaults sets every field left at its zero value to the default
@@ -66,7 +83,7 @@ func (t *Topology) ApplyDefaults() {
 	orDefault(&hc.Fall, defaultHealthFall)
 	orDefault(&hc.MaxFails, defaultHealthMaxFails)
 	orDefault(&hc.FailBackoff, defaultHealthFailBackoff)
-	orDefault(&t.DNS.TTL, defaultDNSTTL)
+	t.DNS.applyDefaults(t)
 	for i := range t.Sites {
 		c := &t.Sites[i].Cache
 		orDefault(&c.HeuristicFraction, defaultHeuristicFraction)
@@ -77,6 +94,10 @@ func (t *Topology) ApplyDefaults() {
 	}
 	for i := range t.Datacenters {
 		dc := &t.Datacenters[i]
+		orDefault(&dc.MinEdgesUp, 1)
+		for j := range dc.Edges {
+			orDefault(&dc.Edges[j].Weight, 1)
+		}
 		for _, nodes := range [][]Node{dc.Shields, dc.Edges} {
 			for j := range nodes {
 				nodes[j].defaultPublic()
@@ -88,6 +109,46 @@ func (t *Topology) ApplyDefaults() {
 		for j := range rules {
 			orDefault(&rules[j].ETag, new(true))
 			orDefault(&rules[j].LastModified, new(true))
+		}
+	}
+}
+
+func (d *DNS) applyDefaults(t *Topology) {
+	orDefault(&d.TTL, defaultDNSTTL)
+	orDefault(&d.ECS.MaxPrefixV4, defaultECSMaxV4)
+	orDefault(&d.ECS.MaxPrefixV6, defaultECSMaxV6)
+	orDefault(&d.Health.Interval, defaultDNSCheckInterval)
+	orDefault(&d.Health.Timeout, defaultDNSCheckTimeout)
+	orDefault(&d.Health.Rise, defaultDNSCheckRise)
+	orDefault(&d.Health.Fall, defaultDNSCheckFall)
+	orDefault(&d.RateLimit.ResponsesPerSecond, defaultRRLRate)
+	orDefault(&d.RateLimit.Slip, defaultRRLSlip)
+	orDefault(&d.RateLimit.IPv4Prefix, defaultECSMaxV4)
+	orDefault(&d.RateLimit.IPv6Prefix, defaultECSMaxV6)
+	orDefault(&d.TCP.MaxConnections, defaultTCPConns)
+	orDefault(&d.TCP.IdleTimeout, defaultTCPIdle)
+	orDefault(&d.UDPSize, defaultUDPSize)
+	if len(d.DefaultOrder) == 0 {
+		for _, dc := range t.Datacenters {
+			d.DefaultOrder = append(d.DefaultOrder, dc.Name)
+		}
+	}
+	for i := range d.Zones {
+		z := &d.Zones[i]
+		orDefault(&z.TTL, defaultZoneTTL)
+		orDefault(&z.SOA.Serial, 1)
+		orDefault(&z.SOA.Refresh, defaultSOARefresh)
+		orDefault(&z.SOA.Retry, defaultSOARetry)
+		orDefault(&z.SOA.Expire, defaultSOAExpire)
+		orDefault(&z.SOA.Minimum, defaultSOAMinimum)
+		if z.SOA.MName == "" && len(z.NS) > 0 {
+			z.SOA.MName = z.NS[0].Name
+		}
+		if z.SOA.RName == "" && z.Name != "" {
+			z.SOA.RName = "hostmaster." + strings.TrimSuffix(z.Name, ".")
+		}
+		for j := range z.Geo {
+			orDefault(&z.Geo[j].TTL, d.TTL)
 		}
 	}
 }

@@ -72,21 +72,28 @@ origins:
 
 // computedDefaults are the fields whose documented default is not a value
 // (it is computed, or decided at run time); TestDefaults covers them.
-var computedDefaults = []string{"Site.HostHeader", "Node.Public", "Node.Shields", "ACME.Challenges"}
+var computedDefaults = []string{"Site.HostHeader", "Node.Public", "Node.Shields", "ACME.Challenges",
+	"DNS.DefaultOrder", "SOA.MName", "SOA.RName", "GeoName.TTL", "GeoName.Datacenters"}
 
 // TestDefaultsMatchDocs reads topology.go and checks that every field doc
 // saying "Default: V" gets V from ApplyDefaults, so that the doc comments,
 // which are the documentation, stay true.
 func TestDefaultsMatchDocs(t *testing.T) {
-	f, err := parser.ParseFile(token.NewFileSet(), "topology.go", nil, parser.ParseComments)
-	if err != nil {
-		t.Fatal(err)
+	var files []*ast.File
+	for _, name := range []string{"topology.go", "dns.go"} {
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
 	}
 	// A zero topology with one of each struct, defaulted.
 	topo := &Topology{
 		Sites:       []Site{{}},
 		Datacenters: []Datacenter{{Edges: []Node{{}}}},
 		Origins:     []StaticOrigin{{Rules: []OriginRule{{}}}},
+		DNS: DNS{Nodes: []DNSNode{{}}, Zones: []Zone{{NS: []NameServer{{}}, Geo: []GeoName{{}}}},
+			Networks: []GeoNetwork{{}}, Pins: []Pin{{}}},
 	}
 	topo.ApplyDefaults()
 	values := map[string]reflect.Value{}
@@ -111,41 +118,43 @@ func TestDefaultsMatchDocs(t *testing.T) {
 
 	defaultRe := regexp.MustCompile(`Default: ("[^"]*"|true|false|[0-9]+(?:\.[0-9]+)?[A-Za-z]*)`)
 	checked := 0
-	ast.Inspect(f, func(n ast.Node) bool {
-		ts, ok := n.(*ast.TypeSpec)
-		if !ok {
-			return true
-		}
-		st, ok := ts.Type.(*ast.StructType)
-		if !ok {
-			return false
-		}
-		for _, field := range st.Fields.List {
-			doc := strings.Join(strings.Fields(field.Doc.Text()), " ")
-			if !strings.Contains(doc, "Default:") {
-				continue
+	for _, f := range files {
+		ast.Inspect(f, func(n ast.Node) bool {
+			ts, ok := n.(*ast.TypeSpec)
+			if !ok {
+				return true
 			}
-			for _, name := range field.Names {
-				id := ts.Name.Name + "." + name.Name
-				m := defaultRe.FindStringSubmatch(doc)
-				if m == nil {
-					if !slices.Contains(computedDefaults, id) {
-						t.Errorf("%s: cannot read the default in %q; write a value or list it in computedDefaults", id, doc)
-					}
+			st, ok := ts.Type.(*ast.StructType)
+			if !ok {
+				return false
+			}
+			for _, field := range st.Fields.List {
+				doc := strings.Join(strings.Fields(field.Doc.Text()), " ")
+				if !strings.Contains(doc, "Default:") {
 					continue
 				}
-				sv, ok := values[ts.Name.Name]
-				if !ok {
-					t.Fatalf("no sample value of %s", ts.Name.Name)
-				}
-				checked++
-				if err := sameValue(sv.FieldByName(name.Name), m[1]); err != "" {
-					t.Errorf("%s: doc says Default: %s, ApplyDefaults %s", id, m[1], err)
+				for _, name := range field.Names {
+					id := ts.Name.Name + "." + name.Name
+					m := defaultRe.FindStringSubmatch(doc)
+					if m == nil {
+						if !slices.Contains(computedDefaults, id) {
+							t.Errorf("%s: cannot read the default in %q; write a value or list it in computedDefaults", id, doc)
+						}
+						continue
+					}
+					sv, ok := values[ts.Name.Name]
+					if !ok {
+						t.Fatalf("no sample value of %s", ts.Name.Name)
+					}
+					checked++
+					if err := sameValue(sv.FieldByName(name.Name), m[1]); err != "" {
+						t.Errorf("%s: doc says Default: %s, ApplyDefaults %s", id, m[1], err)
+					}
 				}
 			}
-		}
-		return false
-	})
+			return false
+		})
+	}
 	if checked < 10 {
 		t.Errorf("checked %d documented defaults, want at least 10", checked)
 	}
@@ -165,6 +174,10 @@ func sameValue(v reflect.Value, doc string) string {
 		want, err = strconv.ParseFloat(doc, 64)
 	case int:
 		want, err = strconv.Atoi(doc)
+	case uint32:
+		var n uint64
+		n, err = strconv.ParseUint(doc, 10, 32)
+		want = uint32(n)
 	case string:
 		want, err = strconv.Unquote(doc)
 	case *bool:

@@ -44,6 +44,8 @@ func TestDemo(t *testing.T) {
 			nd.listen, nd.admin = n.Node.Listen.String(), n.Node.Admin.String()
 		case n.Origin != nil:
 			nd.listen, nd.admin = n.Origin.Listen.String(), n.Origin.Admin.String()
+		case n.DNS != nil:
+			nd.listen, nd.admin = n.DNS.Listen.String(), n.DNS.Admin.String()
 		}
 		got = append(got, nd)
 	}
@@ -54,6 +56,7 @@ func TestDemo(t *testing.T) {
 		{"shield-1", "shield", "us-east", "127.0.0.1:9001", "127.0.0.1:9101"},
 		{"us-east-1", "edge", "us-east", "127.0.2.1:8080", "127.0.2.1:9100"},
 		{"ap-southeast-1", "edge", "ap-southeast", "127.0.3.1:8080", "127.0.3.1:9100"},
+		{"dns-1", "dns", "", "127.0.0.1:8053", "127.0.0.1:9103"},
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("nodes =\n%v\nwant\n%v", got, want)
@@ -100,8 +103,16 @@ func TestDemo(t *testing.T) {
 	if !ok || !slices.Equal(edge.Node.Public, []netip.Addr{netip.MustParseAddr("127.0.2.1")}) {
 		t.Errorf("us-east-1 public = %v (found %v)", edge.Node.Public, ok)
 	}
-	if len(topo.DNS.Zones) != 0 || !topo.Purge.Listen.IsZero() {
-		t.Errorf("dns/purge set: %+v %+v", topo.DNS, topo.Purge)
+	// The addresses the geo-DNS issue asks the demo to keep.
+	dnsNode, ok := topo.Lookup("dns-1")
+	if !ok || dnsNode.Role != RoleDNS || dnsNode.DNS.Listen.String() != "127.0.0.1:8053" || dnsNode.DNS.Admin.String() != "127.0.0.1:9103" {
+		t.Errorf("dns-1 = %+v (found %v)", dnsNode.DNS, ok)
+	}
+	if len(topo.DNS.Zones) != 1 || topo.DNS.Zones[0].Fqdn("www") != "www.cdn.test." || len(topo.DNS.Zones[0].Geo) != 1 {
+		t.Errorf("dns zones = %+v", topo.DNS.Zones)
+	}
+	if !topo.Purge.Listen.IsZero() {
+		t.Errorf("purge set: %+v", topo.Purge)
 	}
 
 	// Each call parses anew: changing one result leaves the next alone.

@@ -31,7 +31,7 @@ datacenters:
         listen: 127.0.0.1:8080
         admin: 127.0.0.1:9100
         lsten: 127.0.0.1:8081
-`, []want{{11, "datacenters[0].edges[0].lsten", "unknown field (want one of: admin, disk, listen, memory, name, public, shields, tls_listen)"}}},
+`, []want{{11, "datacenters[0].edges[0].lsten", "unknown field (want one of: admin, disk, listen, memory, name, public, shields, tls_listen, weight)"}}},
 
 		{"unknown top-level field", "dns_zones: [x]\n" + minimal,
 			[]want{{1, "dns_zones", "unknown field"}}},

@@ -8,6 +8,7 @@ const (
 	RoleEdge   Role = "edge"   // a client-facing cache (Datacenter.Edges)
 	RoleShield Role = "shield" // a cache between edges and origins (Datacenter.Shields)
 	RoleOrigin Role = "origin" // a built-in static origin (Topology.Origins)
+	RoleDNS    Role = "dns"    // an authoritative geo-DNS server (DNS.Nodes)
 )
 
 // NodeRef points at one node of a topology. Its pointers are into the
@@ -15,18 +16,20 @@ const (
 type NodeRef struct {
 	Name string
 	Role Role
-	// Datacenter holds the node; nil for an origin.
+	// Datacenter holds the node; nil for an origin or a dns node.
 	Datacenter *Datacenter
-	// Node is the edge or shield; nil for an origin.
+	// Node is the edge or shield; nil for other roles.
 	Node *Node
-	// Origin is the static origin; nil for an edge or shield.
+	// Origin is the static origin; nil for other roles.
 	Origin *StaticOrigin
+	// DNS is the dns node; nil for other roles.
+	DNS *DNSNode
 }
 
 // Nodes returns every node in file order by kind: the origins first, then,
 // for each datacenter in turn, its shields and then its edges (shields
 // before edges, so that starting nodes in this order starts every node
-// after its upstreams).
+// after its upstreams), and the dns nodes last (they check the edges).
 func (t *Topology) Nodes() []NodeRef {
 	var refs []NodeRef
 	for i := range t.Origins {
@@ -37,6 +40,10 @@ func (t *Topology) Nodes() []NodeRef {
 		dc := &t.Datacenters[i]
 		refs = appendNodes(refs, dc, dc.Shields, RoleShield)
 		refs = appendNodes(refs, dc, dc.Edges, RoleEdge)
+	}
+	for i := range t.DNS.Nodes {
+		n := &t.DNS.Nodes[i]
+		refs = append(refs, NodeRef{Name: n.Name, Role: RoleDNS, DNS: n})
 	}
 	return refs
 }

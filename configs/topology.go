@@ -17,7 +17,7 @@ type Topology struct {
 	Cache Cache `yaml:"cache,omitempty"`
 	// Upstream sets how edges and shields talk to their upstreams.
 	Upstream Upstream `yaml:"upstream,omitempty"`
-	// DNS configures the authoritative geo-DNS. Optional until a dns node exists.
+	// DNS configures the authoritative geo-DNS and its nodes. Optional.
 	DNS DNS `yaml:"dns,omitempty"`
 	// TLS sets how edges get their certificates. Optional.
 	TLS TLS `yaml:"tls,omitempty"`
@@ -135,6 +135,9 @@ type Datacenter struct {
 	Edges []Node `yaml:"edges,omitempty"`
 	// Shields are the cache nodes between edges and origins.
 	Shields []Node `yaml:"shields,omitempty"`
+	// MinEdgesUp is how many of its edges must pass their health checks
+	// (and not be drained) for geo-DNS to send clients here. Default: 1.
+	MinEdgesUp int `yaml:"min_edges_up,omitempty"`
 }
 
 // Node is one edge or shield process.
@@ -156,6 +159,9 @@ type Node struct {
 	TLSListen Addr `yaml:"tls_listen,omitempty"`
 	// Disk overrides Cache.Disk for this node.
 	Disk ByteSize `yaml:"disk,omitempty"`
+	// Weight is the edge's share of its data center's DNS answers: the
+	// edge listed first is chosen in proportion to it. Default: 1.
+	Weight int `yaml:"weight,omitempty"`
 	// Shields names the shields an edge fetches through. Default: every
 	// shield of the topology, so each object has one home shield
 	// fleet-wide (rendezvous hashing); an empty topology-wide list means
@@ -304,14 +310,6 @@ type Health struct {
 	// FailBackoff is the first hold-down after MaxFails; it doubles each
 	// time the probe request after it fails, up to 30s. Default: 1s.
 	FailBackoff Duration `yaml:"fail_backoff,omitempty"`
-}
-
-// DNS configures the authoritative geo-DNS (served by dns nodes).
-type DNS struct {
-	// Zones are the zones served authoritatively. Optional.
-	Zones []string `yaml:"zones,omitempty"`
-	// TTL of geo-steered answers. Default: 30s.
-	TTL Duration `yaml:"ttl,omitempty"`
 }
 
 // Purge configures the purge API (served by purge nodes).

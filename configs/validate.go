@@ -50,6 +50,7 @@ func (t *Topology) validate(lineOf func(path string) int) ErrorList {
 		v.origin(fmt.Sprintf("origins[%d]", i), &t.Origins[i])
 	}
 	v.datacenters(t.Datacenters)
+	v.dns(t)
 	v.listen("purge.listen", t.Purge.Listen, false)
 	if m := t.TLS.Mode; m != "off" && m != "files" && m != "local" && m != "acme" {
 		v.errs.add("tls.mode", "%q is not one of \"off\", \"files\", \"local\", \"acme\"", m)
