@@ -4,23 +4,24 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
-
-	"github.com/tern-cdn/tern/edge"
 )
 
 // printDemo tells a person what the demo runs and what to try.
-func printDemo(w io.Writer, nodes []*edge.Node) {
+func printDemo(w io.Writer, nodes running) {
 	fmt.Fprintln(w, "Tern demo: every node of configs/demo.yaml is running on loopback.")
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NODE\tROLE\tLISTEN\tHTTPS + HTTP/3\tADMIN (/metrics /healthz /readyz /status)")
 	root := ""
-	for _, n := range nodes {
+	for _, n := range nodes.caches {
 		tlsAddr := "-"
 		if n.TLSListen != "" {
 			tlsAddr, root = n.TLSListen, n.CARoot
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.Name, n.Role, n.Listen, tlsAddr, n.Admin)
+	}
+	for _, n := range nodes.dns {
+		fmt.Fprintf(tw, "%s\t%s\t%s (udp+tcp)\t%s\t%s\n", n.Name, "dns", n.Listen, "-", n.Admin)
 	}
 	tw.Flush()
 	if root != "" {
@@ -40,6 +41,13 @@ Try:
   # the site in a browser, through the eu-west edge: map the name first, e.g.
   #   echo '127.0.1.1 www.cdn.test' | sudo tee -a /etc/hosts   then open http://www.cdn.test:8080/
   # or  chromium --host-resolver-rules='MAP www.cdn.test 127.0.1.1' http://www.cdn.test:8080/
+  # geo-DNS: the nearest data center for a client network (ECS)
+  dig @127.0.0.1 -p 8053 www.cdn.test +subnet=198.51.100.7/24   # us-east: 127.0.2.1
+  dig @127.0.0.1 -p 8053 www.cdn.test +subnet=203.0.113.9/24    # ap-southeast: 127.0.3.1
+  dig @127.0.0.1 -p 8053 www.cdn.test +subnet=192.0.2.1/24      # eu-west: 127.0.1.1
+  # drain a data center and ask again; the health of every edge and data center
+  curl -s -X POST 'http://127.0.0.1:9103/drain?datacenter=us-east'; curl -s http://127.0.0.1:9103/status
+  curl -s -X POST 'http://127.0.0.1:9103/undrain?datacenter=us-east'
   # metrics of an edge
   curl -s http://127.0.1.1:9100/metrics | grep tern_edge_requests_total
 

@@ -23,6 +23,7 @@ import (
 
 	"github.com/tern-cdn/tern/configs"
 	"github.com/tern-cdn/tern/edge"
+	"github.com/tern-cdn/tern/geodns"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -79,7 +80,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return serve(t, t.Nodes(), *dataDir, log, func(nodes []*edge.Node) { printDemo(stdout, nodes) })
+		return serve(t, t.Nodes(), *dataDir, log, func(nodes running) { printDemo(stdout, nodes) })
 	case "config":
 		if len(args) != 3 || args[1] != "check" {
 			return errors.New("usage: tern config check FILE")
@@ -101,9 +102,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
+// running are the nodes serve started, by kind.
+type running struct {
+	caches []*edge.Node // edges, shields and origins
+	dns    []*geodns.Node
+}
+
 // serve builds the nodes, runs them until SIGINT or SIGTERM, and shuts
 // them down gracefully. started runs once every node listens.
-func serve(t *configs.Topology, refs []configs.NodeRef, dataDir string, log *slog.Logger, started func([]*edge.Node)) error {
+func serve(t *configs.Topology, refs []configs.NodeRef, dataDir string, log *slog.Logger, started func(running)) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
@@ -111,21 +118,36 @@ func serve(t *configs.Topology, refs []configs.NodeRef, dataDir string, log *slo
 			debug.SetMemoryLimit(limit)
 		}
 	}
-	var nodes []*edge.Node
+	var nodes running
+	var runs []func(context.Context) error
 	for i, ref := range refs {
-		n, err := edge.NewNode(t, ref, edge.NodeOptions{DataDir: dataDir, Logger: log, ProcessMetrics: i == 0})
+		var err error
+		if ref.Role == configs.RoleDNS {
+			var n *geodns.Node
+			n, err = geodns.NewNode(t, ref, geodns.NodeOptions{Logger: log, ProcessMetrics: i == 0})
+			if err == nil {
+				nodes.dns = append(nodes.dns, n)
+				runs = append(runs, n.Run)
+			}
+		} else {
+			var n *edge.Node
+			n, err = edge.NewNode(t, ref, edge.NodeOptions{DataDir: dataDir, Logger: log, ProcessMetrics: i == 0})
+			if err == nil {
+				nodes.caches = append(nodes.caches, n)
+				runs = append(runs, n.Run)
+			}
+		}
 		if err != nil {
 			stop()
-			for _, n := range nodes {
-				n.Run(ctx) // already cancelled: releases its listeners
+			for _, run := range runs {
+				run(ctx) // already cancelled: releases its listeners
 			}
 			return err
 		}
-		nodes = append(nodes, n)
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	for _, n := range nodes {
-		g.Go(func() error { return n.Run(gctx) })
+	for _, run := range runs {
+		g.Go(func() error { return run(gctx) })
 	}
 	if started != nil {
 		started(nodes)

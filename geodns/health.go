@@ -1,0 +1,704 @@
+package geodns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// HealthConfig tunes the active checks. Zero values take the defaults;
+// negative values are an error.
+//
+// With the defaults a dead edge (connection refused) is down within about
+// 1-2 s and a hung one within about 3 s (Timeout, Interval, Timeout), so a
+// region fails over in under 5 s.
+type HealthConfig struct {
+	// Interval between the end of one check of an edge and the start of
+	// the next, give or take a jitter of a tenth. Default 1s.
+	Interval time.Duration
+	// Timeout of one check, from dial to response headers. Default 1s.
+	Timeout time.Duration
+	// Rise is how many consecutive passes bring a down edge up. Default 2.
+	Rise int
+	// Fall is how many consecutive failures take an up edge down.
+	// Default 2.
+	Fall int
+}
+
+func (c HealthConfig) withDefaults() (HealthConfig, error) {
+	if c.Interval < 0 || c.Timeout < 0 || c.Rise < 0 || c.Fall < 0 {
+		return c, fmt.Errorf("geodns: health config: negative interval, timeout, rise or fall: %+v", c)
+	}
+	if c.Interval == 0 {
+		c.Interval = time.Second
+	}
+	if c.Timeout == 0 {
+		c.Timeout = time.Second
+	}
+	if c.Rise == 0 {
+		c.Rise = 2
+	}
+	if c.Fall == 0 {
+		c.Fall = 2
+	}
+	return c, nil
+}
+
+// CheckedEdge is one edge to check.
+type CheckedEdge struct {
+	// Name is unique among all edges.
+	Name string
+	// Datacenter names the edge's CheckedDatacenter.
+	Datacenter string
+	// URL is checked with a GET (no redirects followed, no proxy), e.g.
+	// http://127.0.1.1:9100/healthz; a 2xx status within Timeout passes.
+	URL string
+}
+
+// CheckedDatacenter is one data center. It is up while it is not drained
+// and at least MinUp of its edges are usable (up by checks, not drained).
+type CheckedDatacenter struct {
+	// Name is unique among all data centers.
+	Name string
+	// MinUp is how many usable edges keep the data center up. Default 1;
+	// more than the data center has edges is an error. A data center
+	// without edges (shields only) is always down.
+	MinUp int
+}
+
+// HealthOptions holds a Health's dependencies.
+type HealthOptions struct {
+	// Logger gets every transition. Default slog.Default().
+	Logger *slog.Logger
+	// Registerer gets the tern_dns_* health metrics; nil: no metrics. It
+	// must not hold them already (registering twice panics, as promauto
+	// does).
+	Registerer prometheus.Registerer
+	// OnChange, if set, is called after every change of an edge's usable
+	// state or a data center's up state (drains included), once State
+	// shows it. Calls never overlap and never hold a lock of the Health,
+	// so OnChange may call State, Status and SetDrain. Changes made while
+	// it runs are coalesced into one more call. It runs on the goroutine
+	// of a check or of SetDrain, so it should be quick.
+	OnChange func()
+}
+
+// Drain kinds, the values of SetDrain's kind.
+const (
+	DrainEdge       = "edge"
+	DrainDatacenter = "datacenter"
+)
+
+// Check results, the values of the "result" label of checks_total.
+const (
+	healthPass = "pass"
+	healthFail = "fail"
+)
+
+// Health checks every edge's health URL and keeps the state of edges and
+// data centers: up by checks, drained by operators, usable. Build it with
+// NewHealth, run the checks with Run, read the state with State.
+type Health struct {
+	cfg      HealthConfig
+	log      *slog.Logger
+	onChange func()
+	now      func() time.Time // Testing.
+
+	idx       *healthIndex
+	edges     []*healthEdge
+	dcs       []*healthDC
+	transport *http.Transport
+	m         *healthMetrics
+
+	ran     atomic.Bool
+	pending atomic.Int64 // OnChange requests; > 0 while one runs
+	state   atomic.Pointer[HealthState]
+
+	mu sync.Mutex // guards the mutable fields of edges and dcs, and publishing state
+}
+
+// healthIndex maps names to positions; shared by every HealthState.
+type healthIndex struct {
+	edges map[string]int
+	dcs   map[string]int
+}
+
+type healthEdge struct {
+	name string
+	dc   int
+	url  string
+
+	// Guarded by Health.mu.
+	healthy, drained bool
+	passes, fails    int
+	lastErr          string
+	lastCheck, since time.Time
+
+	mHealthy, mDrained   prometheus.Gauge
+	mDowns, mPass, mFail prometheus.Counter
+}
+
+type healthDC struct {
+	name  string
+	minUp int
+	edges []int
+
+	drained bool // guarded by Health.mu
+
+	mUp, mDrained prometheus.Gauge
+	mFailovers    prometheus.Counter
+}
+
+// NewHealth returns a Health for the data centers and edges. It reports an
+// edge that names an unknown data center, duplicate or empty names, a URL
+// that is not an absolute http or https URL, and a MinUp above the data
+// center's edge count. Every edge starts healthy, so a fresh server
+// answers before the first checks finish.
+func NewHealth(cfg HealthConfig, dcs []CheckedDatacenter, edges []CheckedEdge, opts HealthOptions) (*Health, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	h := &Health{
+		cfg:      cfg,
+		log:      opts.Logger,
+		onChange: opts.OnChange,
+		now:      time.Now,
+		idx:      &healthIndex{edges: make(map[string]int, len(edges)), dcs: make(map[string]int, len(dcs))},
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	for i, d := range dcs {
+		if d.Name == "" {
+			return nil, fmt.Errorf("geodns: health: datacenter %d has no name", i)
+		}
+		if _, dup := h.idx.dcs[d.Name]; dup {
+			return nil, fmt.Errorf("geodns: health: duplicate datacenter %q", d.Name)
+		}
+		if d.MinUp < 0 {
+			return nil, fmt.Errorf("geodns: health: datacenter %q: negative min_up %d", d.Name, d.MinUp)
+		}
+		h.idx.dcs[d.Name] = i
+		h.dcs = append(h.dcs, &healthDC{name: d.Name, minUp: max(d.MinUp, 1)})
+	}
+	start := h.now()
+	for i, e := range edges {
+		if e.Name == "" {
+			return nil, fmt.Errorf("geodns: health: edge %d has no name", i)
+		}
+		if _, dup := h.idx.edges[e.Name]; dup {
+			return nil, fmt.Errorf("geodns: health: duplicate edge %q", e.Name)
+		}
+		dc, ok := h.idx.dcs[e.Datacenter]
+		if !ok {
+			return nil, fmt.Errorf("geodns: health: edge %q: unknown datacenter %q", e.Name, e.Datacenter)
+		}
+		u, err := url.Parse(e.URL)
+		if err != nil {
+			return nil, fmt.Errorf("geodns: health: edge %q: %w", e.Name, err)
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("geodns: health: edge %q: URL %q is not an absolute http or https URL", e.Name, e.URL)
+		}
+		h.idx.edges[e.Name] = i
+		h.dcs[dc].edges = append(h.dcs[dc].edges, i)
+		h.edges = append(h.edges, &healthEdge{name: e.Name, dc: dc, url: u.String(), healthy: true, since: start})
+	}
+	for _, d := range h.dcs {
+		if d.minUp > max(len(d.edges), 1) {
+			return nil, fmt.Errorf("geodns: health: datacenter %q: min_up %d but %d edges", d.name, d.minUp, len(d.edges))
+		}
+	}
+
+	// Valid: register the metrics and make every series, so that each
+	// exists from the start.
+	h.m = newHealthMetrics(opts.Registerer)
+	for _, d := range h.dcs {
+		d.mUp = h.m.dcUp.WithLabelValues(d.name)
+		d.mDrained = h.m.dcDrained.WithLabelValues(d.name)
+		d.mFailovers = h.m.failovers.WithLabelValues(d.name)
+		d.mDrained.Set(0)
+		d.mFailovers.Add(0)
+	}
+	for _, e := range h.edges {
+		dc := h.dcs[e.dc].name
+		e.mHealthy = h.m.edgeHealthy.WithLabelValues(dc, e.name)
+		e.mDrained = h.m.edgeDrained.WithLabelValues(dc, e.name)
+		e.mDowns = h.m.edgeDowns.WithLabelValues(dc, e.name)
+		e.mPass = h.m.checks.WithLabelValues(e.name, healthPass)
+		e.mFail = h.m.checks.WithLabelValues(e.name, healthFail)
+		e.mHealthy.Set(1)
+		e.mDrained.Set(0)
+		e.mDowns.Add(0)
+		e.mPass.Add(0)
+		e.mFail.Add(0)
+	}
+	h.transport = &http.Transport{
+		Proxy:               nil, // never a proxy from the environment
+		DialContext:         (&net.Dialer{Timeout: cfg.Timeout}).DialContext,
+		TLSHandshakeTimeout: cfg.Timeout,
+		MaxIdleConnsPerHost: 1,
+		IdleConnTimeout:     2*cfg.Interval + cfg.Timeout,
+		DisableCompression:  true,
+	}
+	h.mu.Lock()
+	h.publishLocked()
+	h.mu.Unlock()
+	return h, nil
+}
+
+// Run checks every edge until ctx ends: a goroutine per edge checks at
+// once, then again Interval (give or take a jitter) after each check ends.
+// It returns nil after all its goroutines have stopped and its idle
+// connections are closed; at once if there are no edges. Run may be
+// called only once.
+func (h *Health) Run(ctx context.Context) error {
+	if !h.ran.CompareAndSwap(false, true) {
+		return errors.New("geodns: health: Run called more than once")
+	}
+	defer h.transport.CloseIdleConnections()
+	var wg sync.WaitGroup
+	for _, e := range h.edges {
+		wg.Go(func() { h.loop(ctx, e) })
+	}
+	wg.Wait()
+	return nil
+}
+
+func (h *Health) loop(ctx context.Context, e *healthEdge) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		h.safeCheck(ctx, e)
+		d := h.cfg.Interval
+		if j := d / 5; j > 0 {
+			d += rand.N(j) - j/2
+		}
+		timer.Reset(d)
+	}
+}
+
+// safeCheck runs one check, logging a panic (of the check or of OnChange)
+// instead of ending the edge's checks.
+func (h *Health) safeCheck(ctx context.Context, e *healthEdge) {
+	defer func() {
+		if v := recover(); v != nil {
+			h.log.Error("geodns: health check panicked", "edge", e.name,
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		}
+	}()
+	why := h.check(ctx, e)
+	if ctx.Err() != nil {
+		return // shutting down: not the edge's fault
+	}
+	h.record(e, why)
+}
+
+// check GETs e's URL and returns why it failed, "" if it passed.
+func (h *Health) check(ctx context.Context, e *healthEdge) string {
+	cctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(cctx, http.MethodGet, e.url, nil)
+	if err != nil {
+		return err.Error()
+	}
+	req.Header.Set("User-Agent", "tern-geodns-health-check")
+	resp, err := h.transport.RoundTrip(req)
+	if err != nil {
+		if errors.Is(cctx.Err(), context.DeadlineExceeded) {
+			return fmt.Sprintf("no response headers within %v", h.cfg.Timeout)
+		}
+		return err.Error()
+	}
+	// Drain a little so the connection can be reused.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return "status " + resp.Status
+	}
+	return ""
+}
+
+// healthLog is a log record made under Health.mu and written after.
+type healthLog struct {
+	level slog.Level
+	msg   string
+	args  []any
+}
+
+// record counts a check of e and flips its health after Rise passes or
+// Fall failures in a row.
+func (h *Health) record(e *healthEdge, why string) {
+	now := h.now()
+	var logs []healthLog
+	changed := false
+	h.mu.Lock()
+	e.lastCheck, e.lastErr = now, why
+	if why == "" {
+		e.mPass.Inc()
+		e.fails = 0
+		e.passes++
+		if !e.healthy && e.passes >= h.cfg.Rise {
+			e.healthy, e.since = true, now
+			e.mHealthy.Set(1)
+			logs = append(logs, healthLog{slog.LevelInfo, "edge up", []any{
+				"datacenter", h.dcs[e.dc].name, "edge", e.name, "passes", e.passes}})
+			var more []healthLog
+			changed, more = h.publishLocked()
+			logs = append(logs, more...)
+		}
+	} else {
+		e.mFail.Inc()
+		e.passes = 0
+		e.fails++
+		if e.healthy && e.fails >= h.cfg.Fall {
+			e.healthy, e.since = false, now
+			e.mHealthy.Set(0)
+			e.mDowns.Inc()
+			logs = append(logs, healthLog{slog.LevelWarn, "edge down", []any{
+				"datacenter", h.dcs[e.dc].name, "edge", e.name, "fails", e.fails, "error", why}})
+			var more []healthLog
+			changed, more = h.publishLocked()
+			logs = append(logs, more...)
+		}
+	}
+	h.mu.Unlock()
+	h.emit(logs)
+	if changed {
+		h.notify()
+	}
+}
+
+// SetDrain takes an edge or a data center (kind DrainEdge or
+// DrainDatacenter) out of answers, or with drained false puts it back. A
+// drained edge is not usable; a drained data center is down and none of
+// its edges is usable, whatever the checks say. Checks go on while
+// drained. Setting the state it already has does nothing.
+func (h *Health) SetDrain(kind, name string, drained bool) error {
+	word := "undrained"
+	if drained {
+		word = "drained"
+	}
+	now := h.now()
+	var logs []healthLog
+	h.mu.Lock()
+	switch kind {
+	case DrainEdge:
+		i, ok := h.idx.edges[name]
+		if !ok {
+			h.mu.Unlock()
+			return fmt.Errorf("geodns: drain: unknown edge %q", name)
+		}
+		e := h.edges[i]
+		if e.drained == drained {
+			h.mu.Unlock()
+			return nil
+		}
+		e.drained, e.since = drained, now
+		e.mDrained.Set(healthFloat(drained))
+		logs = append(logs, healthLog{slog.LevelInfo, "edge " + word, []any{
+			"datacenter", h.dcs[e.dc].name, "edge", e.name}})
+	case DrainDatacenter:
+		i, ok := h.idx.dcs[name]
+		if !ok {
+			h.mu.Unlock()
+			return fmt.Errorf("geodns: drain: unknown datacenter %q", name)
+		}
+		d := h.dcs[i]
+		if d.drained == drained {
+			h.mu.Unlock()
+			return nil
+		}
+		d.drained = drained
+		d.mDrained.Set(healthFloat(drained))
+		logs = append(logs, healthLog{slog.LevelInfo, "datacenter " + word, []any{"datacenter", d.name}})
+	default:
+		h.mu.Unlock()
+		return fmt.Errorf("geodns: drain: unknown kind %q (want %q or %q)", kind, DrainEdge, DrainDatacenter)
+	}
+	changed, more := h.publishLocked()
+	h.mu.Unlock()
+	h.emit(append(logs, more...))
+	if changed {
+		h.notify()
+	}
+	return nil
+}
+
+// publishLocked computes which edges are usable and which data centers
+// up, and if that differs from the current state stores a new one,
+// updates the data center metrics and returns the logs of the data center
+// transitions. h.mu must be held.
+func (h *Health) publishLocked() (changed bool, logs []healthLog) {
+	old := h.state.Load()
+	s := &HealthState{
+		idx:        h.idx,
+		edgeUsable: make([]bool, len(h.edges)),
+		dcUp:       make([]bool, len(h.dcs)),
+		version:    1,
+	}
+	for i, e := range h.edges {
+		s.edgeUsable[i] = e.healthy && !e.drained && !h.dcs[e.dc].drained
+	}
+	for i, d := range h.dcs {
+		n := d.usable(s)
+		s.dcUp[i] = !d.drained && n >= d.minUp
+		if old == nil {
+			d.mUp.Set(healthFloat(s.dcUp[i]))
+			continue
+		}
+		switch was := old.dcUp[i]; {
+		case !was && s.dcUp[i]:
+			d.mUp.Set(1)
+			logs = append(logs, healthLog{slog.LevelInfo, "datacenter up", []any{
+				"datacenter", d.name, "edges_usable", n, "min_up", d.minUp}})
+		case was && !s.dcUp[i]:
+			d.mUp.Set(0)
+			d.mFailovers.Inc()
+			lvl, reason := slog.LevelError, "too few usable edges"
+			if d.drained {
+				lvl, reason = slog.LevelWarn, "drained"
+			}
+			var unusable []string
+			for _, j := range d.edges {
+				if !s.edgeUsable[j] {
+					unusable = append(unusable, h.edges[j].name)
+				}
+			}
+			logs = append(logs, healthLog{lvl, "datacenter down", []any{
+				"datacenter", d.name, "reason", reason, "edges_usable", n, "min_up", d.minUp,
+				"unusable_edges", unusable}})
+		}
+	}
+	if old != nil {
+		if healthSameBools(old.edgeUsable, s.edgeUsable) && healthSameBools(old.dcUp, s.dcUp) {
+			return false, logs
+		}
+		s.version = old.version + 1
+	}
+	h.state.Store(s)
+	return old != nil, logs
+}
+
+func (d *healthDC) usable(s *HealthState) int {
+	n := 0
+	for _, j := range d.edges {
+		if s.edgeUsable[j] {
+			n++
+		}
+	}
+	return n
+}
+
+func (h *Health) emit(logs []healthLog) {
+	for _, l := range logs {
+		h.log.Log(context.Background(), l.level, l.msg, l.args...)
+	}
+}
+
+// notify calls OnChange, never twice at once: a caller that finds a call
+// running leaves it to that call's goroutine to call again.
+func (h *Health) notify() {
+	if h.onChange == nil || h.pending.Add(1) > 1 {
+		return
+	}
+	done := false
+	defer func() {
+		if !done { // OnChange panicked: let the next change call it again
+			h.pending.Store(0)
+		}
+	}()
+	for {
+		h.onChange()
+		if h.pending.CompareAndSwap(1, 0) {
+			done = true
+			return
+		}
+		h.pending.Store(1)
+	}
+}
+
+// State returns the current state: an immutable snapshot, cheap enough to
+// load for every DNS query. It is never nil.
+func (h *Health) State() *HealthState { return h.state.Load() }
+
+// HealthState is an immutable snapshot of which edges are usable and
+// which data centers up.
+type HealthState struct {
+	idx        *healthIndex
+	edgeUsable []bool
+	dcUp       []bool
+	version    uint64
+}
+
+// EdgeUsable reports whether the edge is up by checks, not drained, and
+// in a data center that is not drained. Unknown names are not usable.
+func (s *HealthState) EdgeUsable(name string) bool {
+	i, ok := s.idx.edges[name]
+	return ok && s.edgeUsable[i]
+}
+
+// DatacenterUp reports whether the data center is not drained and has at
+// least MinUp usable edges. Unknown names are down.
+func (s *HealthState) DatacenterUp(name string) bool {
+	i, ok := s.idx.dcs[name]
+	return ok && s.dcUp[i]
+}
+
+// Version is 1 for the first state and grows by one with every change of
+// an EdgeUsable or DatacenterUp answer.
+func (s *HealthState) Version() uint64 { return s.version }
+
+// HealthStatus is the state of every data center and edge, for the admin
+// endpoint; data centers and edges are in configuration order.
+type HealthStatus struct {
+	Datacenters []DatacenterHealthStatus `json:"datacenters"`
+}
+
+// DatacenterHealthStatus is one data center in a HealthStatus.
+type DatacenterHealthStatus struct {
+	Name        string             `json:"name"`
+	Up          bool               `json:"up"`
+	Drained     bool               `json:"drained"`
+	MinUp       int                `json:"min_up"`
+	EdgesUsable int                `json:"edges_usable"`
+	Edges       []EdgeHealthStatus `json:"edges"`
+}
+
+// EdgeHealthStatus is one edge in a HealthStatus.
+type EdgeHealthStatus struct {
+	Name string `json:"name"`
+	URL  string `json:"url"`
+	// Healthy is the edge's state by checks alone.
+	Healthy bool `json:"healthy"`
+	// Drained is the edge's own drain, not its data center's.
+	Drained bool `json:"drained"`
+	// Usable is what DNS answers use: healthy, not drained, data center
+	// not drained.
+	Usable            bool `json:"usable"`
+	ConsecutivePasses int  `json:"consecutive_passes"`
+	ConsecutiveFails  int  `json:"consecutive_fails"`
+	// LastError is why the last check failed; empty if it passed.
+	LastError string `json:"last_error,omitempty"`
+	// LastCheck is when the last check ended; absent before the first.
+	LastCheck time.Time `json:"last_check,omitzero"`
+	// Since is when Healthy or Drained last changed (at first, when the
+	// Health was made).
+	Since time.Time `json:"since"`
+}
+
+// Status returns the state of every data center and edge.
+func (h *Health) Status() HealthStatus {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.state.Load()
+	st := HealthStatus{Datacenters: make([]DatacenterHealthStatus, 0, len(h.dcs))}
+	for i, d := range h.dcs {
+		ds := DatacenterHealthStatus{
+			Name:        d.name,
+			Up:          s.dcUp[i],
+			Drained:     d.drained,
+			MinUp:       d.minUp,
+			EdgesUsable: d.usable(s),
+			Edges:       make([]EdgeHealthStatus, 0, len(d.edges)),
+		}
+		for _, j := range d.edges {
+			e := h.edges[j]
+			ds.Edges = append(ds.Edges, EdgeHealthStatus{
+				Name:              e.name,
+				URL:               e.url,
+				Healthy:           e.healthy,
+				Drained:           e.drained,
+				Usable:            s.edgeUsable[j],
+				ConsecutivePasses: e.passes,
+				ConsecutiveFails:  e.fails,
+				LastError:         e.lastErr,
+				LastCheck:         e.lastCheck.UTC(),
+				Since:             e.since.UTC(),
+			})
+		}
+		st.Datacenters = append(st.Datacenters, ds)
+	}
+	return st
+}
+
+// healthMetrics are the health collectors; labels are names from the
+// topology, never hosts or URLs.
+type healthMetrics struct {
+	edgeHealthy, edgeDrained *prometheus.GaugeVec   // datacenter, edge
+	edgeDowns                *prometheus.CounterVec // datacenter, edge
+	dcUp, dcDrained          *prometheus.GaugeVec   // datacenter
+	checks                   *prometheus.CounterVec // edge, result
+	failovers                *prometheus.CounterVec // datacenter
+}
+
+// newHealthMetrics registers the collectors with reg; with a nil reg they
+// are made but not registered.
+func newHealthMetrics(reg prometheus.Registerer) *healthMetrics {
+	f := promauto.With(reg)
+	return &healthMetrics{
+		edgeHealthy: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tern_dns_edge_healthy",
+			Help: "1 if the edge is up by its health checks, else 0 (drains aside).",
+		}, []string{"datacenter", "edge"}),
+		edgeDrained: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tern_dns_edge_drained",
+			Help: "1 if an operator drained the edge, else 0.",
+		}, []string{"datacenter", "edge"}),
+		edgeDowns: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "tern_dns_edge_downs_total",
+			Help: "Times the edge went down by its health checks.",
+		}, []string{"datacenter", "edge"}),
+		dcUp: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tern_dns_datacenter_up",
+			Help: "1 if the data center is in answers (not drained, at least min_up usable edges), else 0.",
+		}, []string{"datacenter"}),
+		dcDrained: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tern_dns_datacenter_drained",
+			Help: "1 if an operator drained the data center, else 0.",
+		}, []string{"datacenter"}),
+		checks: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "tern_dns_health_checks_total",
+			Help: "Edge health checks by result (pass, fail).",
+		}, []string{"edge", "result"}),
+		failovers: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "tern_dns_datacenter_failovers_total",
+			Help: "Times the data center went from up to down (failed checks or a drain).",
+		}, []string{"datacenter"}),
+	}
+}
+
+func healthFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func healthSameBools(a, b []bool) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

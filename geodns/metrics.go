@@ -1,0 +1,111 @@
+package geodns
+
+import (
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+// metrics of a dns server. Label values are resolved once, so counting a
+// query is a few atomic adds.
+type metrics struct {
+	queries     [len(metricQtypes) + 1][len(metricRcodes) + 1]prometheus.Counter
+	answers     []prometheus.Counter // by site; the last is fail open
+	ecs         [3]prometheus.Counter
+	latency     prometheus.Histogram
+	limited     [3]prometheus.Counter // by Verdict (Drop, Slip)
+	dropped     prometheus.Counter
+	tcpOpen     prometheus.Gauge
+	tcpRejected prometheus.Counter
+	panics      prometheus.Counter
+}
+
+// metricQtypes and metricRcodes are the label values kept apart; others
+// count as "other".
+var (
+	metricQtypes = [...]uint16{dns.TypeA, dns.TypeAAAA, dns.TypeCNAME, dns.TypeMX, dns.TypeTXT, dns.TypeNS,
+		dns.TypeSOA, dns.TypeCAA, dns.TypeSRV, dns.TypePTR, dns.TypeHTTPS, dns.TypeSVCB, dns.TypeANY}
+	metricRcodes = [...]int{dns.RcodeSuccess, dns.RcodeFormatError, dns.RcodeServerFailure, dns.RcodeNameError,
+		dns.RcodeNotImplemented, dns.RcodeRefused, dns.RcodeBadVers}
+)
+
+func newMetrics(reg prometheus.Registerer, sites []string) *metrics {
+	f := promauto.With(reg)
+	m := &metrics{}
+	queries := f.NewCounterVec(prometheus.CounterOpts{
+		Name: "tern_dns_queries_total", Help: "DNS queries answered, by question type and response code (NXDOMAIN, NOERROR with no answer is NODATA).",
+	}, []string{"qtype", "rcode"})
+	for i := range m.queries {
+		qt := "other"
+		if i < len(metricQtypes) {
+			qt = dns.TypeToString[metricQtypes[i]]
+		}
+		for j := range m.queries[i] {
+			rc := "other"
+			if j < len(metricRcodes) {
+				rc = dns.RcodeToString[metricRcodes[j]]
+			}
+			m.queries[i][j] = queries.WithLabelValues(qt, rc)
+		}
+	}
+	answers := f.NewCounterVec(prometheus.CounterOpts{
+		Name: "tern_dns_answers_total", Help: "Geo answers by the data center answered (fail-open: every data center was down).",
+	}, []string{"datacenter"})
+	for _, s := range sites {
+		m.answers = append(m.answers, answers.WithLabelValues(s))
+	}
+	m.answers = append(m.answers, answers.WithLabelValues("fail-open"))
+	ecs := f.NewCounterVec(prometheus.CounterOpts{
+		Name: "tern_dns_ecs_queries_total", Help: "Queries by EDNS Client Subnet: absent, present, or invalid (answered FORMERR).",
+	}, []string{"ecs"})
+	for i, v := range []string{"absent", "present", "invalid"} {
+		m.ecs[i] = ecs.WithLabelValues(v)
+	}
+	m.latency = f.NewHistogram(prometheus.HistogramOpts{
+		Name: "tern_dns_query_duration_seconds", Help: "Time from a query read to its response ready to send.",
+		Buckets: []float64{1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 1e-3, 1e-2},
+	})
+	limited := f.NewCounterVec(prometheus.CounterOpts{
+		Name: "tern_dns_rate_limited_total", Help: "UDP responses over the rate limit: dropped, or sent truncated (slip).",
+	}, []string{"action"})
+	m.limited[Drop] = limited.WithLabelValues("drop")
+	m.limited[Slip] = limited.WithLabelValues("slip")
+	m.dropped = f.NewCounter(prometheus.CounterOpts{
+		Name: "tern_dns_unanswered_total", Help: "Packets not answered: shorter than a header, or responses.",
+	})
+	m.tcpOpen = f.NewGauge(prometheus.GaugeOpts{Name: "tern_dns_tcp_connections", Help: "Open DNS-over-TCP connections."})
+	m.tcpRejected = f.NewCounter(prometheus.CounterOpts{
+		Name: "tern_dns_tcp_rejected_total", Help: "TCP connections closed at once because max_connections were open.",
+	})
+	m.panics = f.NewCounter(prometheus.CounterOpts{Name: "tern_dns_panics_total", Help: "Queries whose handling panicked (answered SERVFAIL)."})
+	return m
+}
+
+func (m *metrics) count(res *result) {
+	if res.noReply {
+		m.dropped.Inc()
+		return
+	}
+	qi := len(metricQtypes)
+	for i, t := range metricQtypes {
+		if t == res.qtype {
+			qi = i
+			break
+		}
+	}
+	ri := len(metricRcodes)
+	for i, rc := range metricRcodes {
+		if rc == res.rcode {
+			ri = i
+			break
+		}
+	}
+	m.queries[qi][ri].Inc()
+	m.ecs[res.ecs].Inc()
+	switch {
+	case res.site >= 0:
+		m.answers[res.site].Inc()
+	case res.site == -2:
+		m.answers[len(m.answers)-1].Inc()
+	}
+}

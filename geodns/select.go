@@ -1,0 +1,208 @@
+package geodns
+
+import (
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+)
+
+// Site is a data center as the Selector sees it.
+type Site struct {
+	Name      string
+	Country   string
+	Continent string
+	Lat, Lon  float64
+}
+
+// PinRule sends the clients of some countries or continents to data
+// centers in a fixed order.
+type PinRule struct {
+	Countries   []string
+	Continents  []string
+	Datacenters []string
+}
+
+// Ranking is the order in which a client's data centers are tried. Rankings
+// are interned: two clients with equal orders get the same *Ranking, so a
+// pointer comparison tells whether two clients always get the same answer.
+type Ranking struct {
+	// Order holds indexes into the Selector's sites, every site once.
+	Order []int
+}
+
+// Selector orders data centers for a client location: an override's data
+// center first, then a pin's list, then the rest by great-circle distance
+// (or, without coordinates, same country, same continent, default order).
+type Selector struct {
+	sites        []Site
+	index        map[string]int
+	pins         []pinRule
+	defaultOrder []int
+
+	// byLocation caches the ranking of each location seen; locations come
+	// from the databases and the config, so there are few distinct ones.
+	byLocation sync.Map // Location → *Ranking
+	cached     atomic.Int64
+	mu         sync.Mutex
+	interned   map[string]*Ranking
+}
+
+type pinRule struct {
+	countries, continents []string
+	order                 []int
+}
+
+// maxCachedLocations bounds byLocation; past it rankings are computed per
+// query (still interned, so still comparable).
+const maxCachedLocations = 1 << 16
+
+// NewSelector builds a Selector. defaultOrder and pins name sites; a site
+// missing from defaultOrder is appended in sites' order. Unknown names are
+// ignored (the config is validated before).
+func NewSelector(sites []Site, pins []PinRule, defaultOrder []string) *Selector {
+	s := &Selector{sites: sites, index: map[string]int{}, interned: map[string]*Ranking{}}
+	for i, site := range sites {
+		s.index[site.Name] = i
+	}
+	s.defaultOrder = s.complete(s.indexes(defaultOrder), nil)
+	for _, p := range pins {
+		s.pins = append(s.pins, pinRule{countries: p.Countries, continents: p.Continents, order: s.indexes(p.Datacenters)})
+	}
+	return s
+}
+
+// Sites returns the sites in their index order.
+func (s *Selector) Sites() []Site { return s.sites }
+
+// Default is the ranking of clients that cannot be located.
+func (s *Selector) Default() *Ranking { return s.intern(s.defaultOrder) }
+
+// Rank returns the ranking for a location; ok false means unknown.
+func (s *Selector) Rank(loc Location, ok bool) *Ranking {
+	if !ok {
+		return s.Default()
+	}
+	if r, hit := s.byLocation.Load(loc); hit {
+		return r.(*Ranking)
+	}
+	r := s.intern(s.rank(loc))
+	if s.cached.Load() < maxCachedLocations {
+		if _, loaded := s.byLocation.LoadOrStore(loc, r); !loaded {
+			s.cached.Add(1)
+		}
+	}
+	return r
+}
+
+func (s *Selector) rank(loc Location) []int {
+	var first []int
+	if i, ok := s.index[loc.Datacenter]; ok {
+		first = append(first, i)
+	}
+	for _, p := range s.pins {
+		if (loc.Country != "" && slices.Contains(p.countries, loc.Country)) ||
+			(loc.Continent != "" && slices.Contains(p.continents, loc.Continent)) {
+			first = append(first, p.order...)
+			break
+		}
+	}
+	rest := make([]int, 0, len(s.sites))
+	if loc.HasCoords {
+		for i := range s.sites {
+			rest = append(rest, i)
+		}
+		d := make([]float64, len(s.sites))
+		for i, site := range s.sites {
+			d[i] = distanceKm(loc.Lat, loc.Lon, site.Lat, site.Lon)
+		}
+		slices.SortStableFunc(rest, func(a, b int) int {
+			switch {
+			case d[a] < d[b]:
+				return -1
+			case d[a] > d[b]:
+				return 1
+			}
+			return 0
+		})
+	} else {
+		// A Country database has no coordinates: same country, then same
+		// continent, then the default order.
+		for _, i := range s.defaultOrder {
+			if loc.Country != "" && s.sites[i].Country == loc.Country {
+				rest = append(rest, i)
+			}
+		}
+		for _, i := range s.defaultOrder {
+			if loc.Continent != "" && s.sites[i].Continent == loc.Continent && !slices.Contains(rest, i) {
+				rest = append(rest, i)
+			}
+		}
+		rest = append(rest, s.defaultOrder...)
+	}
+	return s.complete(first, rest)
+}
+
+// complete returns first followed by rest and then every other site, each
+// site once.
+func (s *Selector) complete(first, rest []int) []int {
+	order := make([]int, 0, len(s.sites))
+	seen := make([]bool, len(s.sites))
+	add := func(is []int) {
+		for _, i := range is {
+			if !seen[i] {
+				seen[i] = true
+				order = append(order, i)
+			}
+		}
+	}
+	add(first)
+	add(rest)
+	for i := range s.sites {
+		add([]int{i})
+	}
+	return order
+}
+
+func (s *Selector) indexes(names []string) []int {
+	var is []int
+	for _, n := range names {
+		if i, ok := s.index[n]; ok {
+			is = append(is, i)
+		}
+	}
+	return is
+}
+
+func (s *Selector) intern(order []int) *Ranking {
+	key := make([]byte, 0, 2*len(order))
+	for _, v := range order {
+		key = append(key, byte(v>>8), byte(v))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.interned[string(key)]; ok {
+		return r
+	}
+	r := &Ranking{Order: order}
+	s.interned[string(key)] = r
+	return r
+}
+
+// distanceKm is the great-circle distance (haversine, mean Earth radius).
+func distanceKm(lat1, lon1, lat2, lon2 float64) float64 {
+	const r = 6371.0
+	rad := math.Pi / 180
+	dLat := (lat2 - lat1) * rad
+	dLon := (lon2 - lon1) * rad
+	a := math.Sin(dLat/2)*math.Sin(dLat/2) + math.Cos(lat1*rad)*math.Cos(lat2*rad)*math.Sin(dLon/2)*math.Sin(dLon/2)
+	return 2 * r * math.Asin(math.Min(1, math.Sqrt(a)))
+}
+
+func (s *Selector) names() []string {
+	names := make([]string, len(s.sites))
+	for i, site := range s.sites {
+		names[i] = site.Name
+	}
+	return names
+}
