@@ -40,6 +40,8 @@ type query struct {
 	do         bool
 	version    uint8
 	badOptions bool // an OPT that is malformed, or more than one OPT
+	// otherOptions: options the fast path leaves to dns.Msg.
+	otherOptions bool
 	ecs        ecsOption
 
 	// simple is true when the fast path may answer: one IN question with a
@@ -110,7 +112,7 @@ func parseQuery(b []byte, q *query) (ok bool) {
 		off = end
 	}
 	q.simple = plain && off == len(b) && ancount == 0 && nscount == 0 &&
-		(arcount == 0 || (arcount == 1 && q.edns)) && !q.badOptions && q.version == 0 &&
+		(arcount == 0 || (arcount == 1 && q.edns)) && !q.badOptions && !q.otherOptions && q.version == 0 &&
 		q.qclass == dns.ClassINET && q.opcode == dns.OpcodeQuery && q.flags&flagQR == 0
 	return true
 }
@@ -215,11 +217,17 @@ func (q *query) readOPT(rr []byte) {
 			q.badOptions = true
 			return
 		}
-		if code == dns.EDNS0SUBNET {
+		switch code {
+		case dns.EDNS0SUBNET:
 			if q.ecs.present || !q.ecs.read(opts[4:4+l]) {
 				q.badOptions = true
 				return
 			}
+		case dns.EDNS0COOKIE, dns.EDNS0PADDING:
+			// Ignored, as RFC 6891 §6.1.2 asks for options we do not use.
+		default:
+			// Others (NSID, keepalive, ...) have rules dns.Msg knows.
+			q.otherOptions = true
 		}
 		opts = opts[4+l:]
 	}
