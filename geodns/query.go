@@ -42,7 +42,7 @@ type query struct {
 	badOptions bool // an OPT that is malformed, or more than one OPT
 	// otherOptions: options the fast path leaves to dns.Msg.
 	otherOptions bool
-	ecs        ecsOption
+	ecs          ecsOption
 
 	// simple is true when the fast path may answer: one IN question with a
 	// plain name, no records but one well-formed OPT, EDNS version 0.
