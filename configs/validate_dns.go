@@ -245,6 +245,9 @@ func (v *validator) zone(p string, z *Zone, apexes map[string]string, knownDC fu
 		case !staticTypes[h.Rrtype]:
 			v.errs.add(rp, "type %s is not served", dns.TypeToString[h.Rrtype])
 			continue
+		case strings.HasPrefix(h.Name, "*."):
+			v.errs.add(rp, "wildcard names are not served")
+			continue
 		case h.Class != dns.ClassINET:
 			v.errs.add(rp, "class %s is not served", dns.ClassToString[h.Class])
 			continue
