@@ -150,7 +150,7 @@ func (r *Responder) Rebuild(h HealthView) {
 func (r *Responder) FailOpen() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var names []string
+	names := []string{}
 	for n, open := range r.failOpen {
 		if open {
 			names = append(names, n)
