@@ -407,6 +407,13 @@ func (r *Responder) appendOPT(out []byte, q *query, scope uint8) []byte {
 // ECS address when there is one and it can be placed, else from the
 // resolver's address, else the default order.
 func (r *Responder) locate(client netip.Addr, e *ecsOption) (*Ranking, uint8) {
+	if e.present && e.source > 0 && e.addr.Is4In6() {
+		// IPv4 written as IPv6 (family 2): not a client subnet anyone
+		// should send. It is not placed, so one answer (the resolver's)
+		// serves all of ::ffff:0:0/96.
+		loc, _, ok := r.loc.Locate(client)
+		return r.sel.Rank(loc, ok), 96
+	}
 	if e.present && e.source > 0 {
 		a, limit := e.addr, r.ecsMax4
 		if e.family == 2 {

@@ -218,6 +218,9 @@ func TestGeoAnswersByClientSubnet(t *testing.T) {
 		{"198.51.100.7/32", dns.TypeA, []string{"192.0.2.21", "192.0.2.22"}, 24},
 		{"2001:db8:2::/48", dns.TypeA, []string{"192.0.2.21", "192.0.2.22"}, 48},
 		{"2001:db8:3:1::/64", dns.TypeA, []string{"192.0.2.31"}, 48},
+		// An IPv4-mapped IPv6 subnet is not placed: the resolver's answer
+		// for all of ::ffff:0:0/96.
+		{"::ffff:203.0.113.0/120", dns.TypeA, []string{"192.0.2.11"}, 96},
 		// Unlocatable (private, or not in the database): the resolver's
 		// address (loopback: unlocatable too), then the default order. The
 		// scope covers the whole network around it that no database or
