@@ -1,7 +1,6 @@
 package configs
 
 import (
-	"errors"
 	"strings"
 	"testing"
 )
@@ -87,21 +86,7 @@ func TestDNSErrors(t *testing.T) {
 			if doc == dnsBase {
 				t.Fatalf("%q not found", tt.replace)
 			}
-			const file = "configs/dns.yaml"
-			_, err := Parse(file, []byte(doc))
-			var list ErrorList
-			if !errors.As(err, &list) {
-				t.Fatalf("Parse error = %T %v, want an ErrorList", err, err)
-			}
-			if len(list) != len(tt.want) {
-				t.Fatalf("got %d errors, want %d:\n%v", len(list), len(tt.want), err)
-			}
-			for i, w := range tt.want {
-				e := list[i]
-				if e.File != file || e.Line != w.line || e.Field != w.field || !strings.Contains(e.Msg, w.msg) {
-					t.Errorf("error %d = %q\nwant %s:%d: %s: ...%s...", i, e, file, w.line, w.field, w.msg)
-				}
-			}
+			checkParseErrors(t, "configs/dns.yaml", doc, tt.want)
 		})
 	}
 }

@@ -181,22 +181,28 @@ upstream: {timeout: 1x, idle_timeout: 1s, retries: 3}
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			const file = "configs/test.yaml"
-			_, err := Parse(file, []byte(tt.yaml))
-			var list ErrorList
-			if !errors.As(err, &list) {
-				t.Fatalf("Parse error = %T %v, want an ErrorList", err, err)
-			}
-			if len(list) != len(tt.want) {
-				t.Fatalf("got %d errors, want %d:\n%v", len(list), len(tt.want), err)
-			}
-			for i, w := range tt.want {
-				e := list[i]
-				if e.File != file || e.Line != w.line || e.Field != w.field || !strings.Contains(e.Msg, w.msg) {
-					t.Errorf("error %d = %q\nwant %s:%d: %s: ...%s...", i, e, file, w.line, w.field, w.msg)
-				}
-			}
+			checkParseErrors(t, "configs/test.yaml", tt.yaml, tt.want)
 		})
+	}
+}
+
+// checkParseErrors parses doc as file and checks that it fails with
+// exactly the errors wanted, in order.
+func checkParseErrors(t *testing.T, file, doc string, wants []want) {
+	t.Helper()
+	_, err := Parse(file, []byte(doc))
+	var list ErrorList
+	if !errors.As(err, &list) {
+		t.Fatalf("Parse error = %T %v, want an ErrorList", err, err)
+	}
+	if len(list) != len(wants) {
+		t.Fatalf("got %d errors, want %d:\n%v", len(list), len(wants), err)
+	}
+	for i, w := range wants {
+		e := list[i]
+		if e.File != file || e.Line != w.line || e.Field != w.field || !strings.Contains(e.Msg, w.msg) {
+			t.Errorf("error %d = %q\nwant %s:%d: %s: ...%s...", i, e, file, w.line, w.field, w.msg)
+		}
 	}
 }
 
