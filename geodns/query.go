@@ -47,6 +47,9 @@ type query struct {
 	// simple is true when the fast path may answer: one IN question with a
 	// plain name, no records but one well-formed OPT, EDNS version 0.
 	simple bool
+
+	// places is the worker's cache, kept across queries.
+	places *placeCache
 }
 
 // ecsOption is a query's EDNS Client Subnet option (RFC 7871 §6).
@@ -66,7 +69,7 @@ func (q *query) name() []byte { return q.key[:q.keyLen] }
 // Problems after the header are reported by the fields (badOptions,
 // simple=false) so the caller can choose the error.
 func parseQuery(b []byte, q *query) (ok bool) {
-	*q = query{}
+	*q = query{places: q.places}
 	if len(b) < headerLen {
 		return false
 	}

@@ -354,7 +354,7 @@ func (r *Responder) fast(q *query, out []byte, client netip.Addr, udp bool, res 
 	var wire []byte
 	var scope uint8
 	if t := qtypeIndex(q.qtype); n.geo != nil && t >= 0 {
-		rk, sc := r.locate(client, &q.ecs)
+		rk, sc := r.locate(q.places, client, &q.ecs)
 		set := n.geo.answers.Load().pick(rk)
 		wire = set.wire[t][set.rotation()]
 		scope = sc
@@ -405,14 +405,14 @@ func (r *Responder) appendOPT(out []byte, q *query, scope uint8) []byte {
 
 // locate returns the ranking for a client, and the ECS scope: from the
 // ECS address when there is one and it can be placed, else from the
-// resolver's address, else the default order.
-func (r *Responder) locate(client netip.Addr, e *ecsOption) (*Ranking, uint8) {
+// resolver's address, else the default order. c, when not nil, is the
+// calling worker's cache of places.
+func (r *Responder) locate(c *placeCache, client netip.Addr, e *ecsOption) (*Ranking, uint8) {
 	if e.present && e.source > 0 && e.addr.Is4In6() {
 		// IPv4 written as IPv6 (family 2): not a client subnet anyone
 		// should send. It is not placed, so one answer (the resolver's)
 		// serves all of ::ffff:0:0/96.
-		loc, _, ok := r.loc.Locate(client)
-		return r.sel.Rank(loc, ok), 96
+		return r.place(c, client, false).rk, 96
 	}
 	if e.present && e.source > 0 {
 		a, limit := e.addr, r.ecsMax4
@@ -422,20 +422,59 @@ func (r *Responder) locate(client netip.Addr, e *ecsOption) (*Ranking, uint8) {
 		if e.source > limit {
 			a = netip.PrefixFrom(a, int(limit)).Masked().Addr()
 		}
-		loc, region, ok := r.loc.Locate(a)
-		var rk *Ranking
-		if ok {
-			rk = r.sel.Rank(loc, true)
+		p := r.place(c, a, true)
+		if p.ok {
+			return p.rk, p.scope
 		}
-		scope := r.scopes.scope(r, a, region, rk)
-		if ok {
-			return rk, scope
-		}
-		loc, _, ok = r.loc.Locate(client)
-		return r.sel.Rank(loc, ok), scope
+		return r.place(c, client, false).rk, p.scope
 	}
-	loc, _, ok := r.loc.Locate(client)
-	return r.sel.Rank(loc, ok), 0
+	return r.place(c, client, false).rk, 0
+}
+
+// placeCache keeps a worker's recent places, so that the resolvers and
+// client networks seen again and again skip the database. It belongs to
+// one goroutine: no locks. Places do not change while a Responder lives.
+type placeCache [1024]placeEntry
+
+type placeEntry struct {
+	addr       netip.Addr
+	rk         *Ranking // the default ranking when the address is not placed
+	region     netip.Prefix
+	ok         bool
+	scope      uint8
+	scopeKnown bool
+}
+
+// place locates a and ranks the data centers for it; withScope also
+// computes the ECS scope.
+func (r *Responder) place(c *placeCache, a netip.Addr, withScope bool) placeEntry {
+	if c == nil {
+		var e placeEntry
+		r.fill(&e, a, withScope)
+		return e
+	}
+	b := a.As16()
+	h := (binary.LittleEndian.Uint64(b[:8]) ^ binary.LittleEndian.Uint64(b[8:])) * 0x9E3779B97F4A7C15
+	e := &c[h>>54]
+	if e.addr != a || e.rk == nil {
+		*e = placeEntry{}
+	}
+	r.fill(e, a, withScope)
+	return *e
+}
+
+func (r *Responder) fill(e *placeEntry, a netip.Addr, withScope bool) {
+	if e.rk == nil {
+		loc, region, ok := r.loc.Locate(a)
+		*e = placeEntry{addr: a, rk: r.sel.Rank(loc, ok), region: region, ok: ok}
+	}
+	if withScope && !e.scopeKnown {
+		var rk *Ranking
+		if e.ok {
+			rk = e.rk
+		}
+		e.scope, e.scopeKnown = r.scopes.scope(r, a, e.region, rk), true
+	}
 }
 
 // slow answers through dns.Msg: errors, negative answers, truncation and
@@ -481,7 +520,7 @@ func (r *Responder) slow(q *query, out, req []byte, client netip.Addr, udp bool,
 			res.zone = z
 			m.Authoritative = true
 			r.resolve(m, z, qname, qn.Qtype, func(g *GeoName) []netip.Addr {
-				rk, sc := r.locate(client, &q.ecs)
+				rk, sc := r.locate(q.places, client, &q.ecs)
 				set := g.answers.Load().pick(rk)
 				scope, geoUsed = sc, true
 				res.site = set.site

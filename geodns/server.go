@@ -151,11 +151,15 @@ func (s *Server) Serve(ctx context.Context) error {
 // maxResponse is the buffer for one response; TCP responses may be 64 KiB.
 const maxResponse = 65535 + 2
 
-func (s *Server) serveUDP(c *net.UDPConn) {
+// serveUDPSimple answers a socket's queries one read and one write at a
+// time (systems without recvmmsg).
+func (s *Server) serveUDPSimple(c *net.UDPConn) {
 	buf := make([]byte, 65535)
 	out := make([]byte, 0, maxResponse)
-	q := new(query)
+	q := &query{places: new(placeCache)}
+	t := s.m.newTally()
 	for {
+		s.m.flush(t)
 		n, from, err := c.ReadFromUDPAddrPort(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
@@ -164,17 +168,21 @@ func (s *Server) serveUDP(c *net.UDPConn) {
 			continue
 		}
 		client := from.Addr().Unmap()
-		resp := s.handle(q, out, buf[:n], client, true)
+		resp := s.handle(t, q, out, buf[:n], client, true)
 		if resp != nil {
 			c.WriteToUDPAddrPort(resp, from)
 		}
 	}
 }
 
-// handle answers one query, counts it and applies the rate limit (UDP).
-// A panic becomes SERVFAIL, so that no query takes the server down.
-func (s *Server) handle(q *query, out, req []byte, client netip.Addr, udp bool) (resp []byte) {
-	start := time.Now()
+// handle answers one query, counts it in t and applies the rate limit
+// (UDP). A panic becomes SERVFAIL, so that no query takes the server down.
+func (s *Server) handle(t *tally, q *query, out, req []byte, client netip.Addr, udp bool) (resp []byte) {
+	t.seen++
+	var start time.Time
+	if t.seen%latencySample == 0 {
+		start = time.Now()
+	}
 	var res result
 	defer func() {
 		if p := recover(); p != nil {
@@ -189,17 +197,19 @@ func (s *Server) handle(q *query, out, req []byte, client netip.Addr, udp bool) 
 	resp, res = s.resp.Respond(q, out, req, client, udp)
 	if resp != nil && udp && s.cfg.RateLimit != nil {
 		kind, name, qtype := rrlKind(&res, q)
-		switch s.cfg.RateLimit.Check(client, kind, name, qtype) {
+		switch v := s.cfg.RateLimit.Check(client, kind, name, qtype); v {
 		case Drop:
-			s.m.limited[Drop].Inc()
+			t.limited[v]++
 			resp = nil
 		case Slip:
-			s.m.limited[Slip].Inc()
+			t.limited[v]++
 			resp = slip(resp, q)
 		}
 	}
-	s.m.count(&res)
-	s.m.latency.Observe(time.Since(start).Seconds())
+	t.count(&res)
+	if !start.IsZero() {
+		s.m.latency.Observe(time.Since(start).Seconds())
+	}
 	return resp
 }
 
@@ -273,8 +283,10 @@ func (s *Server) serveConn(c net.Conn) {
 	var lenBuf [2]byte
 	req := make([]byte, 0, 512)
 	out := make([]byte, 2, maxResponse)
-	q := new(query)
+	q := &query{places: new(placeCache)}
+	t := s.m.newTally()
 	for {
+		s.m.flush(t)
 		c.SetReadDeadline(time.Now().Add(s.cfg.TCPIdle))
 		if _, err := io.ReadFull(c, lenBuf[:]); err != nil {
 			return
@@ -291,7 +303,8 @@ func (s *Server) serveConn(c net.Conn) {
 		if _, err := io.ReadFull(c, req); err != nil {
 			return
 		}
-		resp := s.handle(q, out[2:2], req, client, false)
+		resp := s.handle(t, q, out[2:2], req, client, false)
+		s.m.flush(t)
 		if resp == nil {
 			return
 		}
