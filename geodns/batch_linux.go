@@ -69,11 +69,13 @@ func (b *batchConn) read() (int, error) {
 	var serr error
 	for range spinTries {
 		var e syscall.Errno
-		b.rc.Control(func(fd uintptr) {
+		if err := b.rc.Control(func(fd uintptr) {
 			var r uintptr
 			r, _, e = unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.in[0])), batchSize, unix.MSG_DONTWAIT, 0, 0)
 			n = int(r)
-		})
+		}); err != nil {
+			return 0, err // closed
+		}
 		if e == 0 {
 			return n, nil
 		}
