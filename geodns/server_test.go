@@ -824,3 +824,58 @@ func TestConcurrentQueries(t *testing.T) {
 		t.Errorf("%d of 800 queries failed", n)
 	}
 }
+
+// TestShutdownUnderLoad stops a node while queries pour in: Run returns
+// promptly and leaves no goroutine behind (goleak in TestMain).
+func TestShutdownUnderLoad(t *testing.T) {
+	f := &dnsFleet{edges: map[string]*fleetEdge{}}
+	var admins []any
+	for range 4 {
+		admins = append(admins, startFleetEdge(t).addr())
+	}
+	doc := fmt.Sprintf(fleetYAML, append(admins, "", "\n  rate_limit: {responses_per_second: -1}")...)
+	topo, err := configs.Parse("fleet.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := topo.Lookup("dns-1")
+	f.node, err = geodns.NewNode(topo, ref, geodns.NodeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.node.Run(ctx) }()
+	q, _ := question("www.cdn.test.", dns.TypeA).Pack()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			c, err := net.Dial("udp", f.node.Listen)
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			for i := 0; i < 200000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c.Write(q)
+			}
+		})
+	}
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return within 5 s of cancel under load")
+	}
+	close(stop)
+	wg.Wait()
+}
