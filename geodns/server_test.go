@@ -879,3 +879,35 @@ func TestShutdownUnderLoad(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// TestTCPGarbage: over TCP a malformed query gets FORMERR and the
+// connection stays usable; a length too short for a header closes it.
+func TestTCPGarbage(t *testing.T) {
+	f := startFleet(t, "", `
+  tcp: {idle_timeout: 2s}`)
+	c, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	dc := &dns.Conn{Conn: c}
+	// A header that says one question, then nothing readable.
+	garbage := []byte{0xAB, 0xCD, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF}
+	c.Write(append([]byte{0, byte(len(garbage))}, garbage...))
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	r, err := dc.ReadMsg()
+	if err != nil || r.Rcode != dns.RcodeFormatError || r.Id != 0xABCD {
+		t.Fatalf("garbage over TCP: %v %v", r, err)
+	}
+	if err := dc.WriteMsg(question("www.cdn.test.", dns.TypeA)); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := dc.ReadMsg(); err != nil || len(r.Answer) == 0 {
+		t.Fatalf("query after garbage: %v %v", r, err)
+	}
+	// Length 5: no header fits; the server closes the connection.
+	c.Write([]byte{0, 5, 1, 2, 3, 4, 5})
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Error("connection still open after a 5-byte message")
+	}
+}
