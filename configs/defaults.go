@@ -126,6 +126,7 @@ func (d *DNS) applyDefaults(t *Topology) {
 	orDefault(&d.RateLimit.IPv4Prefix, defaultECSMaxV4)
 	orDefault(&d.RateLimit.IPv6Prefix, defaultECSMaxV6)
 	orDefault(&d.TCP.MaxConnections, defaultTCPConns)
+	orDefault(&d.TCP.MaxPerClient, 32)
 	orDefault(&d.TCP.IdleTimeout, defaultTCPIdle)
 	orDefault(&d.UDPSize, defaultUDPSize)
 	if len(d.DefaultOrder) == 0 {

@@ -186,6 +186,9 @@ type RateLimit struct {
 type DNSTCP struct {
 	// MaxConnections open at once; more are closed at once. Default: 512.
 	MaxConnections int `yaml:"max_connections,omitempty"`
+	// MaxPerClient is how many of them one client address may hold, so
+	// one host cannot take them all. Default: 32.
+	MaxPerClient int `yaml:"max_per_client,omitempty"`
 	// IdleTimeout closes a connection with no query for this long; a
 	// query must also arrive whole within it. Default: 10s.
 	IdleTimeout Duration `yaml:"idle_timeout,omitempty"`

@@ -178,6 +178,9 @@ func (v *validator) dns(t *Topology) {
 	if d.TCP.MaxConnections < 1 {
 		v.errs.add("dns.tcp.max_connections", "%d must be at least 1", d.TCP.MaxConnections)
 	}
+	if d.TCP.MaxPerClient < 1 {
+		v.errs.add("dns.tcp.max_per_client", "%d must be at least 1", d.TCP.MaxPerClient)
+	}
 	if d.TCP.IdleTimeout <= 0 {
 		v.errs.add("dns.tcp.idle_timeout", "must be positive")
 	}

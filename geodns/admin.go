@@ -69,7 +69,9 @@ func (n *Node) adminHandler(reg *prometheus.Registry, token string) http.Handler
 	}
 	mux.HandleFunc("POST /drain", drain(true))
 	mux.HandleFunc("POST /undrain", drain(false))
-	return mux
+	// A web page in a browser on an operator's machine must not be able to
+	// drain anything: cross-origin POSTs are refused (403).
+	return http.NewCrossOriginProtection().Handler(mux)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -121,12 +121,13 @@ func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node,
 		return fail(err)
 	}
 	n.server, err = Listen(ServerConfig{
-		Addr:        ref.DNS.Listen.String(),
-		UDPSockets:  d.UDPSockets,
-		TCPMaxConns: d.TCP.MaxConnections,
-		TCPIdle:     d.TCP.IdleTimeout.D(),
-		RateLimit:   NewRateLimiter(d.RateLimit.ResponsesPerSecond, d.RateLimit.Slip, d.RateLimit.IPv4Prefix, d.RateLimit.IPv6Prefix),
-		Logger:      log,
+		Addr:            ref.DNS.Listen.String(),
+		UDPSockets:      d.UDPSockets,
+		TCPMaxConns:     d.TCP.MaxConnections,
+		TCPMaxPerClient: d.TCP.MaxPerClient,
+		TCPIdle:         d.TCP.IdleTimeout.D(),
+		RateLimit:       NewRateLimiter(d.RateLimit.ResponsesPerSecond, d.RateLimit.Slip, d.RateLimit.IPv4Prefix, d.RateLimit.IPv6Prefix),
+		Logger:          log,
 	}, n.resp, m)
 	if err != nil {
 		return fail(err)

@@ -13,6 +13,7 @@ const (
 	flagAA     = 1 << 10
 	flagTC     = 1 << 9
 	flagRD     = 1 << 8
+	flagCD     = 1 << 4
 	opcodeMask = 0xF << 11
 	headerLen  = 12
 )
@@ -84,6 +85,12 @@ func parseQuery(b []byte, q *query) (ok bool) {
 		return true
 	}
 	off, plain := q.readName(b, headerLen)
+	if off < 0 {
+		// A compressed (or broken) question name: dns.Msg reads it, but
+		// the OPT and its ECS are still read here.
+		q.qname, q.keyLen, plain = nil, 0, false
+		off = nameEnd(b, headerLen)
+	}
 	if off < 0 || off+4 > len(b) {
 		return true
 	}
@@ -105,9 +112,10 @@ func parseQuery(b []byte, q *query) (ok bool) {
 			q.badOptions = true
 			return true
 		}
-		if b[off] == 0 && binary.BigEndian.Uint16(b[off+1:]) == dns.TypeOPT {
-			if q.edns {
-				q.badOptions = true // RFC 6891 §6.1.1: more than one OPT
+		if ne := nameEnd(b, off); binary.BigEndian.Uint16(b[ne:]) == dns.TypeOPT {
+			if q.edns || ne != off+1 {
+				// RFC 6891 §6.1.1: one OPT, owned by the root.
+				q.badOptions = true
 			}
 			q.edns = true
 			q.readOPT(b[off:end])
@@ -167,8 +175,9 @@ func (q *query) readName(b []byte, off int) (end int, plain bool) {
 	return off, plain
 }
 
-// skipRR returns the offset past the resource record at off, or -1.
-func skipRR(b []byte, off int) int {
+// nameEnd returns the offset past the (possibly compressed) name at off,
+// or -1.
+func nameEnd(b []byte, off int) int {
 	for {
 		if off >= len(b) {
 			return -1
@@ -176,16 +185,23 @@ func skipRR(b []byte, off int) int {
 		l := int(b[off])
 		switch {
 		case l == 0:
-			off++
+			return off + 1
 		case l&0xC0 == 0xC0:
-			off += 2
+			if off+2 > len(b) {
+				return -1
+			}
+			return off + 2
 		case l&0xC0 != 0:
 			return -1
-		default:
-			off += 1 + l
-			continue
 		}
-		break
+		off += 1 + l
+	}
+}
+
+// skipRR returns the offset past the resource record at off, or -1.
+func skipRR(b []byte, off int) int {
+	if off = nameEnd(b, off); off < 0 {
+		return -1
 	}
 	if off+10 > len(b) {
 		return -1

@@ -23,9 +23,12 @@ type RateLimiter struct {
 	seed     maphash.Seed
 	now      func() int64
 
-	buckets []bucket
+	buckets []bucket // len a power of two, a multiple of ways
 	locks   [256]sync.Mutex
 }
+
+// ways per set of buckets.
+const ways = 4
 
 type bucket struct {
 	key   uint64
@@ -87,13 +90,31 @@ func (l *RateLimiter) Check(client netip.Addr, kind byte, name []byte, qtype uin
 	h.WriteByte(byte(qtype))
 	key := h.Sum64()
 
-	i := key & uint64(len(l.buckets)-1)
-	mu := &l.locks[i&uint64(len(l.locks)-1)]
+	// Buckets are in sets of ways; a key lives in one set, and a new key
+	// takes the way whose credit came back longest ago. A client being
+	// limited keeps its bucket (its tat is in the future) however many
+	// other keys pass through the set, so spraying other sources cannot
+	// hand it a fresh budget.
+	set := int(key & uint64(len(l.buckets)/ways-1))
+	mu := &l.locks[set&(len(l.locks)-1)]
 	now := l.now()
 	mu.Lock()
 	defer mu.Unlock()
-	b := &l.buckets[i]
-	if b.key != key {
+	ws := l.buckets[set*ways : set*ways+ways]
+	var b *bucket
+	for j := range ws {
+		if ws[j].key == key {
+			b = &ws[j]
+			break
+		}
+	}
+	if b == nil {
+		b = &ws[0]
+		for j := range ws {
+			if ws[j].tat < b.tat {
+				b = &ws[j]
+			}
+		}
 		*b = bucket{key: key, tat: now}
 	}
 	tat := max(b.tat, now)

@@ -29,10 +29,6 @@ type Responder struct {
 	log    *slog.Logger
 	scopes scopeCache
 
-	// static holds, per zone name, prepared responses that do not depend
-	// on the client (by qtype).
-	static map[string]map[uint16][]byte
-
 	mu       sync.Mutex // serializes Rebuild
 	failOpen map[string]bool
 }
@@ -68,7 +64,6 @@ func NewResponder(cfg ResponderConfig) (*Responder, error) {
 		ecsMax6: uint8(cmpOr(cfg.ECSMaxV6, 56)),
 		udpSize: uint16(cmpOr(cfg.UDPSize, 1232)),
 		log:     cfg.Logger,
-		static:  map[string]map[uint16][]byte{},
 	}
 	if r.log == nil {
 		r.log = slog.Default()
@@ -82,8 +77,8 @@ func NewResponder(cfg ResponderConfig) (*Responder, error) {
 	slices.SortFunc(r.zones, func(a, b *Zone) int { return len(b.Origin) - len(a.Origin) })
 	r.Rebuild(allUp{})
 	for _, z := range r.zones {
-		for owner := range z.names {
-			r.prepareStatic(z, owner)
+		for _, n := range z.names {
+			r.prepareStatic(z, n)
 		}
 	}
 	return r, nil
@@ -182,7 +177,8 @@ func (r *Responder) prepareSet(z *Zone, g *GeoName, site int, edges []Edge) *ans
 
 // prepareStatic keeps the wire answers of a name for every type it can be
 // asked about that does not depend on the client.
-func (r *Responder) prepareStatic(z *Zone, owner string) {
+func (r *Responder) prepareStatic(z *Zone, n *Name) {
+	owner := n.Owner
 	types := []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeCNAME, dns.TypeTXT, dns.TypeMX, dns.TypeNS,
 		dns.TypeSOA, dns.TypeCAA, dns.TypeSRV, dns.TypePTR, dns.TypeHTTPS, dns.TypeSVCB}
 	for _, qtype := range types {
@@ -196,10 +192,10 @@ func (r *Responder) prepareStatic(z *Zone, owner string) {
 		if err != nil {
 			continue
 		}
-		if r.static[owner] == nil {
-			r.static[owner] = map[uint16][]byte{}
+		if n.static == nil {
+			n.static = map[uint16][]byte{}
 		}
-		r.static[owner][qtype] = wire
+		n.static[qtype] = wire
 	}
 }
 
@@ -215,7 +211,9 @@ func (r *Responder) prepared(owner string, qtype uint16) *dns.Msg {
 // zoneOf returns the zone that holds name (lower-case, fully qualified).
 func (r *Responder) zoneOf(name string) *Zone {
 	for _, z := range r.zones {
-		if name == z.Origin || (strings.HasSuffix(name, z.Origin) && (z.Origin == "." || name[len(name)-len(z.Origin)-1] == '.')) {
+		// IsSubDomain compares labels, so an escaped dot ("a\.cdn.test.")
+		// is not a label boundary.
+		if dns.IsSubDomain(z.Origin, name) {
 			return z
 		}
 	}
@@ -363,7 +361,7 @@ func (r *Responder) fast(q *query, out []byte, client netip.Addr, udp bool, res 
 			res.site = -2
 		}
 	} else {
-		wire = r.static[n.Owner][q.qtype]
+		wire = n.static[q.qtype]
 	}
 	if wire == nil {
 		return nil, false
@@ -371,6 +369,7 @@ func (r *Responder) fast(q *query, out []byte, client netip.Addr, udp bool, res 
 	out = append(out[:0], wire...)
 	binary.BigEndian.PutUint16(out, q.id)
 	out[2] |= byte((q.flags & flagRD) >> 8)
+	out[3] |= byte(q.flags & flagCD)
 	copy(out[headerLen:], q.qname)
 	if q.edns {
 		out = r.appendOPT(out, q, scope)
@@ -493,6 +492,7 @@ func (r *Responder) slow(q *query, out, req []byte, client netip.Addr, udp bool,
 	m.Response = true
 	m.Opcode = req2.Opcode
 	m.RecursionDesired = req2.RecursionDesired
+	m.CheckingDisabled = req2.CheckingDisabled // RFC 4035 §3.1.6
 	m.Question = req2.Question
 	m.Compress = true
 	opt := req2.IsEdns0()
@@ -502,7 +502,9 @@ func (r *Responder) slow(q *query, out, req []byte, client netip.Addr, udp bool,
 	case req2.Opcode != dns.OpcodeQuery:
 		m.Rcode = dns.RcodeNotImplemented
 	case len(req2.Question) != 1:
+		// Not echoed: many questions would not fit in a UDP answer.
 		m.Rcode = dns.RcodeFormatError
+		m.Question = nil
 	case opt != nil && opt.Version() != 0:
 		m.Rcode = dns.RcodeBadVers
 	default:

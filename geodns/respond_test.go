@@ -1,6 +1,7 @@
 package geodns
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -41,8 +42,15 @@ dns:
         - "mail IN A 192.0.2.25"
         - "static IN CNAME www"
         - "x.y IN TXT deep"
+        - "www.sub IN A 192.0.2.99"
       geo:
         - name: www
+    - name: sub.cdn.test
+      ns:
+        - {name: ns1.sub.cdn.test, addresses: [192.0.2.54]}
+      records:
+        - "www IN A 192.0.2.77"
+        - "@ IN TXT child"
 `
 
 // newTestResponder builds a Responder from testZoneYAML, every edge up.
@@ -71,11 +79,15 @@ func newTestResponder(t testing.TB) *Responder {
 			edges[i] = append(edges[i], Edge{Name: e.Name, Site: i, Weight: e.Weight, Addrs: e.Public})
 		}
 	}
-	z, err := CompileZone(&d.Zones[0], index)
-	if err != nil {
-		t.Fatal(err)
+	var zones []*Zone
+	for i := range d.Zones {
+		z, err := CompileZone(&d.Zones[i], index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zones = append(zones, z)
 	}
-	r, err := NewResponder(ResponderConfig{Zones: []*Zone{z}, Locator: loc, Selector: NewSelector(sites, nil, d.DefaultOrder), Edges: edges})
+	r, err := NewResponder(ResponderConfig{Zones: zones, Locator: loc, Selector: NewSelector(sites, nil, d.DefaultOrder), Edges: edges})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +171,8 @@ func pack(t testing.TB, m *dns.Msg) []byte {
 
 func seedQueries(t testing.TB) [][]byte {
 	var seeds [][]byte
-	for _, name := range []string{"www.cdn.test.", "WWW.cdn.TEST.", "cdn.test.", "mail.cdn.test.", "static.cdn.test.", "nope.cdn.test.", "y.cdn.test.", "example.com."} {
+	for _, name := range []string{"www.cdn.test.", "WWW.cdn.TEST.", "cdn.test.", "mail.cdn.test.", "static.cdn.test.", "nope.cdn.test.", "y.cdn.test.", "example.com.",
+		"sub.cdn.test.", "www.sub.cdn.test.", "ns1.sub.cdn.test."} {
 		for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeTXT, dns.TypeMX, dns.TypeNS, dns.TypeSOA, dns.TypeANY} {
 			m := new(dns.Msg)
 			m.SetQuestion(name, qtype)
@@ -184,6 +197,116 @@ func TestFastPathMatchesSlowPath(t *testing.T) {
 		for _, client := range []string{"127.0.0.1", "198.51.100.9", "203.0.113.1", "2001:db8:1::1", "100.64.3.4"} {
 			checkRespond(t, r, b, netip.MustParseAddr(client))
 		}
+	}
+}
+
+// TestNestedZones: a name held by a zone and by its child zone (the
+// child's apex is an empty non-terminal of the parent) is answered from
+// the child, on both paths.
+func TestNestedZones(t *testing.T) {
+	r := newTestResponder(t)
+	for _, tc := range []struct {
+		name  string
+		qtype uint16
+		want  string
+	}{
+		{"sub.cdn.test.", dns.TypeTXT, "child"},
+		{"sub.cdn.test.", dns.TypeSOA, "sub.cdn.test."},
+		{"www.sub.cdn.test.", dns.TypeA, "192.0.2.77"},
+	} {
+		m := new(dns.Msg)
+		m.SetQuestion(tc.name, tc.qtype)
+		b := pack(t, m)
+		var q query
+		resp, _ := r.Respond(&q, make([]byte, 0, maxResponse), b, netip.MustParseAddr("127.0.0.1"), true)
+		if got := normalized(t, resp); !strings.Contains(got, strings.ToLower(tc.want)) || !q.simple {
+			t.Errorf("%s %s (fast path %v):\n%s", tc.name, dns.TypeToString[tc.qtype], q.simple, got)
+		}
+		checkRespond(t, r, b, netip.MustParseAddr("127.0.0.1"))
+	}
+}
+
+// TestQueryOddities: a compressed question keeps its ECS; an escaped dot
+// is not a label boundary; many questions get a FORMERR without them; the
+// CD bit is echoed; an OPT not owned by the root is FORMERR.
+func TestQueryOddities(t *testing.T) {
+	r := newTestResponder(t)
+	client := netip.MustParseAddr("127.0.0.1")
+	ask := func(b []byte) *dns.Msg {
+		t.Helper()
+		var q query
+		q.places = new(placeCache)
+		resp, _ := r.Respond(&q, make([]byte, 0, maxResponse), b, client, true)
+		m := new(dns.Msg)
+		if err := m.Unpack(resp); err != nil {
+			t.Fatalf("reply %x: %v", resp, err)
+		}
+		return m
+	}
+	// Question name as a pointer to an owner name later in the packet: the
+	// OPT's owner root cannot hold it, so point into an extra TXT record's
+	// owner. Build: header, question = pointer, then an additional record
+	// owned by www.cdn.test, then the OPT with ECS 203.0.113.0/24.
+	var b []byte
+	b = append(b, 0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 2)
+	ptrAt := len(b)
+	b = append(b, 0xC0, 0, 0, 1, 0, 1) // pointer (fixed below), A, IN
+	owner := len(b)
+	b = append(b, 3, 'w', 'w', 'w', 3, 'c', 'd', 'n', 4, 't', 'e', 's', 't', 0)
+	b = append(b, 0, 16, 0, 1, 0, 0, 0, 0, 0, 2, 1, 'x') // TXT "x"
+	b = append(b, 0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 11, 0, 8, 0, 7, 0, 1, 24, 0, 203, 0, 113)
+	b[ptrAt+1] = byte(owner)
+	m := ask(b)
+	var ecs *dns.EDNS0_SUBNET
+	if opt := m.IsEdns0(); opt != nil {
+		for _, o := range opt.Option {
+			if e, ok := o.(*dns.EDNS0_SUBNET); ok {
+				ecs = e
+			}
+		}
+	}
+	// Singapore's nearest here is eu-west (there is no ap-southeast).
+	if len(m.Answer) != 1 || m.Answer[0].(*dns.A).A.String() != "192.0.2.11" {
+		t.Errorf("compressed question: %v", m.Answer)
+	}
+	if ecs == nil || ecs.SourceScope != 24 {
+		t.Errorf("compressed question: ECS not honoured: %v", ecs)
+	}
+
+	// An escaped dot: the labels "a.cdn" and "test" are not in cdn.test.
+	q := new(dns.Msg)
+	q.SetQuestion(`a\.cdn.test.`, dns.TypeA)
+	if m := ask(pack(t, q)); m.Rcode != dns.RcodeRefused {
+		t.Errorf("escaped dot: rcode %s", dns.RcodeToString[m.Rcode])
+	}
+
+	// 100 questions: FORMERR, no question echoed, within 512 bytes.
+	q = new(dns.Msg)
+	for i := range 100 {
+		q.Question = append(q.Question, dns.Question{Name: fmt.Sprintf("q%d.cdn.test.", i), Qtype: dns.TypeA, Qclass: dns.ClassINET})
+	}
+	var qq query
+	resp, _ := r.Respond(&qq, make([]byte, 0, maxResponse), pack(t, q), client, true)
+	if m := ask(pack(t, q)); m.Rcode != dns.RcodeFormatError || len(m.Question) != 0 || len(resp) > 512 {
+		t.Errorf("100 questions: rcode %d, %d questions, %d bytes", m.Rcode, len(m.Question), len(resp))
+	}
+
+	// CD echoed, on both paths.
+	for _, name := range []string{"www.cdn.test.", "nope.cdn.test."} {
+		q = new(dns.Msg)
+		q.SetQuestion(name, dns.TypeA)
+		q.CheckingDisabled = true
+		if m := ask(pack(t, q)); !m.CheckingDisabled {
+			t.Errorf("%s: CD not echoed", name)
+		}
+	}
+
+	// OPT owned by a name other than the root.
+	q = new(dns.Msg)
+	q.SetQuestion("www.cdn.test.", dns.TypeA)
+	q.Extra = append(q.Extra, &dns.OPT{Hdr: dns.RR_Header{Name: "cdn.test.", Rrtype: dns.TypeOPT, Class: 1232}})
+	if m := ask(pack(t, q)); m.Rcode != dns.RcodeFormatError {
+		t.Errorf("OPT not at the root: rcode %s", dns.RcodeToString[m.Rcode])
 	}
 }
 

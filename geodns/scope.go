@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // scopeCache finds the ECS scope of an answer: the widest network around
@@ -15,13 +16,24 @@ import (
 type scopeCache struct {
 	m sync.Map // netip.Prefix → uint8
 	n atomic.Int64
+
+	// Widening costs up to scopeBudget lookups, so a flood of queries from
+	// ever new subnets could buy a lot of CPU: at most maxWidenings per
+	// second are done; past that a scope is the Locator's network.
+	second    atomic.Int64 // the Unix second the count is for
+	widenings atomic.Int64
 }
 
 // scopeBudget bounds the networks looked at to widen one scope, so a first
 // query never walks a whole database; past it the scope stays narrower,
 // which is always correct, only less cacheable.
-const scopeBudget = 4096
+const scopeBudget = 256
 
+// maxWidenings per second, for all workers (at ~0.3 µs a lookup, at most
+// about 15% of a core).
+const maxWidenings = 2000
+
+// maxCachedScopes bounds the cache; when full it starts again empty.
 const maxCachedScopes = 1 << 18
 
 // scope returns the scope for addr, which the Locator placed in region with
@@ -34,6 +46,9 @@ func (c *scopeCache) scope(r *Responder, addr netip.Addr, region netip.Prefix, r
 		return v.(uint8)
 	}
 	bits := region.Bits()
+	if !c.allowWidening() {
+		return uint8(bits)
+	}
 	budget := scopeBudget
 	for bits > 0 {
 		cur, _ := addr.Prefix(bits)
@@ -55,11 +70,22 @@ func (c *scopeCache) scope(r *Responder, addr netip.Addr, region netip.Prefix, r
 		}
 		bits--
 	}
-	if c.n.Load() < maxCachedScopes {
-		c.m.Store(region, uint8(bits))
-		c.n.Add(1)
+	if c.n.Add(1) > maxCachedScopes {
+		c.m.Clear()
+		c.n.Store(1)
 	}
+	c.m.Store(region, uint8(bits))
 	return uint8(bits)
+}
+
+// allowWidening counts one widening against this second's allowance.
+func (c *scopeCache) allowWidening() bool {
+	now := time.Now().Unix()
+	if c.second.Load() != now {
+		c.second.Store(now)
+		c.widenings.Store(0)
+	}
+	return c.widenings.Add(1) <= maxWidenings
 }
 
 // flipBit returns a with bit i (0 = most significant) inverted.

@@ -44,8 +44,7 @@ type Selector struct {
 	// from the databases and the config, so there are few distinct ones.
 	byLocation sync.Map // Location → *Ranking
 	cached     atomic.Int64
-	mu         sync.Mutex
-	interned   map[string]*Ranking
+	interned   sync.Map // string of the order → *Ranking
 }
 
 type pinRule struct {
@@ -53,15 +52,15 @@ type pinRule struct {
 	order                 []int
 }
 
-// maxCachedLocations bounds byLocation; past it rankings are computed per
-// query (still interned, so still comparable).
-const maxCachedLocations = 1 << 16
+// maxCachedLocations bounds byLocation; when full it starts again empty.
+// (A City database has some 100,000 distinct locations.)
+const maxCachedLocations = 1 << 18
 
 // NewSelector builds a Selector. defaultOrder and pins name sites; a site
 // missing from defaultOrder is appended in sites' order. Unknown names are
 // ignored (the config is validated before).
 func NewSelector(sites []Site, pins []PinRule, defaultOrder []string) *Selector {
-	s := &Selector{sites: sites, index: map[string]int{}, interned: map[string]*Ranking{}}
+	s := &Selector{sites: sites, index: map[string]int{}}
 	for i, site := range sites {
 		s.index[site.Name] = i
 	}
@@ -87,11 +86,11 @@ func (s *Selector) Rank(loc Location, ok bool) *Ranking {
 		return r.(*Ranking)
 	}
 	r := s.intern(s.rank(loc))
-	if s.cached.Load() < maxCachedLocations {
-		if _, loaded := s.byLocation.LoadOrStore(loc, r); !loaded {
-			s.cached.Add(1)
-		}
+	if s.cached.Add(1) > maxCachedLocations {
+		s.byLocation.Clear()
+		s.cached.Store(1)
 	}
+	s.byLocation.Store(loc, r)
 	return r
 }
 
@@ -179,14 +178,13 @@ func (s *Selector) intern(order []int) *Ranking {
 	for _, v := range order {
 		key = append(key, byte(v>>8), byte(v))
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if r, ok := s.interned[string(key)]; ok {
-		return r
+	// The distinct orders are few (each a permutation of the sites that
+	// some location produces), so interned stays small.
+	if r, ok := s.interned.Load(string(key)); ok {
+		return r.(*Ranking)
 	}
-	r := &Ranking{Order: order}
-	s.interned[string(key)] = r
-	return r
+	r, _ := s.interned.LoadOrStore(string(key), &Ranking{Order: order})
+	return r.(*Ranking)
 }
 
 // distanceKm is the great-circle distance (haversine, mean Earth radius).

@@ -27,6 +27,8 @@ type ServerConfig struct {
 	UDPSockets int
 	// TCPMaxConns open at once; more are closed at once. Default 512.
 	TCPMaxConns int
+	// TCPMaxPerClient open at once from one client address. Default 32.
+	TCPMaxPerClient int
 	// TCPIdle closes a connection idle this long; a query must also arrive
 	// whole within it. Default 10s.
 	TCPIdle time.Duration
@@ -48,10 +50,11 @@ type Server struct {
 	tcp  *net.TCPListener
 	addr netip.AddrPort
 
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	done  bool
+	wg        sync.WaitGroup
+	mu        sync.Mutex
+	conns     map[net.Conn]struct{}
+	perClient map[netip.Addr]int
+	done      bool
 }
 
 // Listen binds the server's sockets.
@@ -62,13 +65,16 @@ func Listen(cfg ServerConfig, resp *Responder, m *metrics) (*Server, error) {
 	if cfg.TCPMaxConns <= 0 {
 		cfg.TCPMaxConns = 512
 	}
+	if cfg.TCPMaxPerClient <= 0 {
+		cfg.TCPMaxPerClient = 32
+	}
 	if cfg.TCPIdle <= 0 {
 		cfg.TCPIdle = 10 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, resp: resp, m: m, log: cfg.Logger, conns: map[net.Conn]struct{}{}}
+	s := &Server{cfg: cfg, resp: resp, m: m, log: cfg.Logger, conns: map[net.Conn]struct{}{}, perClient: map[netip.Addr]int{}}
 	var err error
 	// With port 0 the UDP port is picked first; TCP may find it taken, so
 	// try a few times.
@@ -250,20 +256,25 @@ func (s *Server) serveTCP() {
 			time.Sleep(10 * time.Millisecond) // EMFILE and the like
 			continue
 		}
+		client := remoteAddr(c)
 		s.mu.Lock()
-		if s.done || len(s.conns) >= s.cfg.TCPMaxConns {
+		if s.done || len(s.conns) >= s.cfg.TCPMaxConns || s.perClient[client] >= s.cfg.TCPMaxPerClient {
 			s.mu.Unlock()
 			s.m.tcpRejected.Inc()
 			c.Close()
 			continue
 		}
 		s.conns[c] = struct{}{}
+		s.perClient[client]++
 		s.mu.Unlock()
 		s.m.tcpOpen.Inc()
 		s.wg.Go(func() {
 			defer func() {
 				s.mu.Lock()
 				delete(s.conns, c)
+				if s.perClient[client]--; s.perClient[client] <= 0 {
+					delete(s.perClient, client)
+				}
 				s.mu.Unlock()
 				s.m.tcpOpen.Dec()
 				c.Close()
@@ -273,13 +284,17 @@ func (s *Server) serveTCP() {
 	}
 }
 
+func remoteAddr(c net.Conn) netip.Addr {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
 // serveConn answers the queries of one TCP connection in order (RFC 7766
 // pipelining), until the client closes it, sends garbage, or is idle.
 func (s *Server) serveConn(c net.Conn) {
-	client := netip.Addr{}
-	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
-		client = a.AddrPort().Addr().Unmap()
-	}
+	client := remoteAddr(c)
 	var lenBuf [2]byte
 	req := make([]byte, 0, 512)
 	out := make([]byte, 2, maxResponse)

@@ -2,12 +2,14 @@ package geodns_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -544,7 +546,7 @@ func twoOPT(t *testing.T) []byte {
 
 func TestTCPLimits(t *testing.T) {
 	f := startFleet(t, "", `
-  tcp: {max_connections: 2, idle_timeout: 300ms}`)
+  tcp: {max_connections: 3, max_per_client: 2, idle_timeout: 300ms}`)
 	// Pipelining: two queries written at once, two answers in order.
 	c, err := net.Dial("tcp", f.addr)
 	if err != nil {
@@ -574,25 +576,40 @@ func TestTCPLimits(t *testing.T) {
 	if _, err := c.Read(make([]byte, 1)); err == nil {
 		t.Error("idle connection still open")
 	}
-	// Two open connections: a third is closed at once.
-	var conns []net.Conn
-	for range 2 {
-		c, err := net.Dial("tcp", f.addr)
+	// One client may hold 2 connections: its third is closed at once,
+	// while another address still gets in, up to 3 in all.
+	dialFrom := func(local string) net.Conn {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
+		c, err := d.Dial("tcp", f.addr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
-		conns = append(conns, c)
+		t.Cleanup(func() { c.Close() })
+		return c
 	}
+	closedAtOnce := func(c net.Conn) bool {
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_, err := c.Read(make([]byte, 1))
+		return err != nil && !errors.Is(err, os.ErrDeadlineExceeded)
+	}
+	dialFrom("127.0.0.1")
+	dialFrom("127.0.0.1")
 	time.Sleep(50 * time.Millisecond) // let the server accept them
-	extra, err := net.Dial("tcp", f.addr)
-	if err != nil {
+	if !closedAtOnce(dialFrom("127.0.0.1")) {
+		t.Error("a client's third connection was not closed")
+	}
+	other := dialFrom("127.0.0.2")
+	dc = &dns.Conn{Conn: other}
+	if err := dc.WriteMsg(question("www.cdn.test.", dns.TypeA)); err != nil {
 		t.Fatal(err)
 	}
-	defer extra.Close()
-	extra.SetReadDeadline(time.Now().Add(2 * time.Second))
-	if _, err := extra.Read(make([]byte, 1)); err == nil {
-		t.Error("third connection not closed")
+	if r, err := dc.ReadMsg(); err != nil || len(r.Answer) == 0 {
+		t.Fatalf("another client: %v %v", r, err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if !closedAtOnce(dialFrom("127.0.0.3")) {
+		t.Error("a fourth connection was not closed")
 	}
 }
 
@@ -725,6 +742,15 @@ func TestRegionalFailover(t *testing.T) {
 	post(t, "http://"+f.admin+"/drain?edge=us-east-2", http.StatusOK)
 	f.waitAnswer(t, "198.51.100.0/24", []string{"192.0.2.21"}, time.Second)
 	post(t, "http://"+f.admin+"/drain?edge=nope", http.StatusNotFound)
+	// A web page cannot drain: cross-origin POSTs are refused.
+	req, _ := http.NewRequest("POST", "http://"+f.admin+"/drain?datacenter=eu-west", nil)
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	req.Header.Set("Origin", "http://evil.example")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-origin drain: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	post(t, "http://"+f.admin+"/drain", http.StatusBadRequest)
 
 	metrics := getJSON(t, "http://"+f.admin+"/metrics")

@@ -28,6 +28,9 @@ type Name struct {
 	Owner  string
 	rrsets map[uint16][]dns.RR
 	geo    *GeoName
+	// static holds the prepared wire answers that do not depend on the
+	// client, by qtype (set by the Responder).
+	static map[uint16][]byte
 }
 
 // GeoName is a name answered with the edges of the client's data center.
@@ -120,8 +123,9 @@ func (z *Zone) name(owner string) *Name {
 	n := &Name{Owner: owner, rrsets: map[uint16][]dns.RR{}}
 	z.names[owner] = n
 	if owner != z.Origin {
-		if _, parent, ok := strings.Cut(owner, "."); ok && parent != "" {
-			z.name(parent)
+		// The parent by labels: dns.Split knows escaped dots.
+		if idx := dns.Split(owner); len(idx) > 1 {
+			z.name(owner[idx[1]:])
 		}
 	}
 	return n
