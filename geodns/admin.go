@@ -51,9 +51,9 @@ func (n *Node) adminHandler(reg *prometheus.Registry, token string) http.Handler
 				}
 			}
 			q := r.URL.Query()
-			kind, name := "edge", q.Get("edge")
+			kind, name := DrainEdge, q.Get("edge")
 			if dc := q.Get("datacenter"); dc != "" {
-				kind, name = "datacenter", dc
+				kind, name = DrainDatacenter, dc
 			}
 			if name == "" || (q.Get("edge") != "" && q.Get("datacenter") != "") {
 				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "give one of ?edge=NAME or ?datacenter=NAME"})

@@ -1,6 +1,7 @@
 package geodns
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"log/slog"
@@ -60,16 +61,14 @@ func NewResponder(cfg ResponderConfig) (*Responder, error) {
 		loc:     cfg.Locator,
 		sel:     cfg.Selector,
 		edges:   cfg.Edges,
-		ecsMax4: uint8(cmpOr(cfg.ECSMaxV4, 24)),
-		ecsMax6: uint8(cmpOr(cfg.ECSMaxV6, 56)),
-		udpSize: uint16(cmpOr(cfg.UDPSize, 1232)),
+		names:   cfg.Selector.names(),
+		ecsMax4: uint8(cmp.Or(cfg.ECSMaxV4, 24)),
+		ecsMax6: uint8(cmp.Or(cfg.ECSMaxV6, 56)),
+		udpSize: uint16(cmp.Or(cfg.UDPSize, 1232)),
 		log:     cfg.Logger,
 	}
 	if r.log == nil {
 		r.log = slog.Default()
-	}
-	for _, s := range r.sel.Sites() {
-		r.names = append(r.names, s.Name)
 	}
 	if len(r.edges) != len(r.names) {
 		return nil, fmt.Errorf("responder: %d edge lists for %d data centers", len(r.edges), len(r.names))
@@ -82,13 +81,6 @@ func NewResponder(cfg ResponderConfig) (*Responder, error) {
 		}
 	}
 	return r, nil
-}
-
-func cmpOr(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 type allUp struct{}
@@ -300,7 +292,6 @@ type result struct {
 	ecs     int // ecsAbsent, ecsPresent, ecsInvalid
 	nodata  bool
 	zone    *Zone
-	geo     bool
 	noReply bool
 }
 
@@ -356,7 +347,7 @@ func (r *Responder) fast(q *query, out []byte, client netip.Addr, udp bool, res 
 		set := n.geo.answers.Load().pick(rk)
 		wire = set.wire[t][set.rotation()]
 		scope = sc
-		res.site, res.geo = set.site, true
+		res.site = set.site
 		if set.site < 0 {
 			res.site = -2
 		}
@@ -497,7 +488,6 @@ func (r *Responder) slow(q *query, out, req []byte, client netip.Addr, udp bool,
 	m.Compress = true
 	opt := req2.IsEdns0()
 	var scope uint8
-	geoUsed := false
 	switch {
 	case req2.Opcode != dns.OpcodeQuery:
 		m.Rcode = dns.RcodeNotImplemented
@@ -524,7 +514,7 @@ func (r *Responder) slow(q *query, out, req []byte, client netip.Addr, udp bool,
 			r.resolve(m, z, qname, qn.Qtype, func(g *GeoName) []netip.Addr {
 				rk, sc := r.locate(q.places, client, &q.ecs)
 				set := g.answers.Load().pick(rk)
-				scope, geoUsed = sc, true
+				scope = sc
 				res.site = set.site
 				if set.site < 0 {
 					res.site = -2
@@ -534,7 +524,6 @@ func (r *Responder) slow(q *query, out, req []byte, client netip.Addr, udp bool,
 			})
 		}
 	}
-	res.geo = geoUsed
 	if opt != nil {
 		reply := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
 		reply.SetUDPSize(r.udpSize)

@@ -112,7 +112,9 @@ dns:
 %s
 `
 
-func startFleet(t *testing.T, records, extra string) *dnsFleet {
+// newFleet builds the dns node of fleetYAML (records and extra added) in
+// front of four real health endpoints; it does not run it yet.
+func newFleet(t *testing.T, records, extra string) *dnsFleet {
 	t.Helper()
 	f := &dnsFleet{edges: map[string]*fleetEdge{}}
 	var admins []any
@@ -135,6 +137,13 @@ func startFleet(t *testing.T, records, extra string) *dnsFleet {
 		t.Fatal(err)
 	}
 	f.addr, f.admin = f.node.Listen, f.node.Admin
+	return f
+}
+
+// startFleet is newFleet, running until the test ends.
+func startFleet(t *testing.T, records, extra string) *dnsFleet {
+	t.Helper()
+	f := newFleet(t, records, extra)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.node.Run(ctx) }()
@@ -854,21 +863,7 @@ func TestConcurrentQueries(t *testing.T) {
 // TestShutdownUnderLoad stops a node while queries pour in: Run returns
 // promptly and leaves no goroutine behind (goleak in TestMain).
 func TestShutdownUnderLoad(t *testing.T) {
-	f := &dnsFleet{edges: map[string]*fleetEdge{}}
-	var admins []any
-	for range 4 {
-		admins = append(admins, startFleetEdge(t).addr())
-	}
-	doc := fmt.Sprintf(fleetYAML, append(admins, "", "\n  rate_limit: {responses_per_second: -1}")...)
-	topo, err := configs.Parse("fleet.yaml", []byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref, _ := topo.Lookup("dns-1")
-	f.node, err = geodns.NewNode(topo, ref, geodns.NodeOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := newFleet(t, "", "\n  rate_limit: {responses_per_second: -1}")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.node.Run(ctx) }()
