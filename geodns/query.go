@@ -41,6 +41,10 @@ type query struct {
 	do         bool
 	version    uint8
 	badOptions bool // an OPT that is malformed, or more than one OPT
+	// badQuestion: the packet ends inside its one question (RFC 1035
+	// §4.1.2: a name, a type and a class), which dns.Msg would read as
+	// TYPE0 CLASS0.
+	badQuestion bool
 	// otherOptions: options the fast path leaves to dns.Msg.
 	otherOptions bool
 	ecs          ecsOption
@@ -92,6 +96,7 @@ func parseQuery(b []byte, q *query) (ok bool) {
 		off = nameEnd(b, headerLen)
 	}
 	if off < 0 || off+4 > len(b) {
+		q.badQuestion = true
 		return true
 	}
 	q.qtype = binary.BigEndian.Uint16(b[off:])

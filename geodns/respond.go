@@ -474,6 +474,9 @@ func (r *Responder) slow(q *query, out, req []byte, client netip.Addr, udp bool,
 		res.ecs = ecsInvalid
 		return r.errorReply(q, out, dns.RcodeFormatError, res)
 	}
+	if q.badQuestion {
+		return r.errorReply(q, out, dns.RcodeFormatError, res)
+	}
 	req2 := new(dns.Msg)
 	if err := req2.Unpack(req); err != nil {
 		return r.errorReply(q, out, dns.RcodeFormatError, res)

@@ -374,3 +374,38 @@ func BenchmarkRespond(b *testing.B) {
 		})
 	}
 }
+
+// TestQuestionWithoutTypeAndClass: a question is a name, a type and a
+// class (RFC 1035 §4.1.2); a packet that ends inside one is malformed:
+// FORMERR, without inventing a TYPE0 CLASS0 question to echo, whether the
+// name is one the fast path reads (plain) or one left to dns.Msg.
+func TestQuestionWithoutTypeAndClass(t *testing.T) {
+	r := newTestResponder(t)
+	client := netip.MustParseAddr("127.0.0.1")
+	header := []byte{0xAB, 0xCD, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0}
+	plain := []byte("\x03www\x03cdn\x04test\x00")
+	odd := []byte("\x04w!w?\x03cdn\x04test\x00") // not plain: dns.Msg reads it
+	for name, b := range map[string][]byte{
+		"plain name only":       slices.Concat(header, plain),
+		"plain name and type":   slices.Concat(header, plain, []byte{0, 1}),
+		"odd name only":         slices.Concat(header, odd),
+		"odd name and type":     slices.Concat(header, odd, []byte{0, 1}),
+		"root name only":        slices.Concat(header, []byte{0}),
+		"outside name only":     slices.Concat(header, []byte("\x07example\x03com\x00")),
+		"two questions, name only": slices.Concat([]byte{0xAB, 0xCD, 0x01, 0x00, 0, 2, 0, 0, 0, 0, 0, 0}, plain),
+		"second question short": slices.Concat([]byte{0xAB, 0xCD, 0x01, 0x00, 0, 2, 0, 0, 0, 0, 0, 0}, plain, []byte{0, 1, 0, 1}, plain),
+	} {
+		for _, udp := range []bool{true, false} {
+			var q query
+			resp, res := r.Respond(&q, make([]byte, 0, maxResponse), b, client, udp)
+			m := new(dns.Msg)
+			if err := m.Unpack(resp); err != nil {
+				t.Fatalf("%s: reply %x: %v", name, resp, err)
+			}
+			if m.Rcode != dns.RcodeFormatError || res.rcode != dns.RcodeFormatError || len(m.Question) != 0 || m.Id != 0xABCD || !m.Response {
+				t.Errorf("%s (udp %v): rcode %s (counted %d), question %v, id %x", name, udp, dns.RcodeToString[m.Rcode], res.rcode, m.Question, m.Id)
+			}
+			checkRespond(t, r, b, client)
+		}
+	}
+}

@@ -509,6 +509,8 @@ func TestMalformedQueries(t *testing.T) {
 		"two OPT records":        twoOPT(t),
 		"truncated question":     good[:20],
 		"option length too long": mutate(func(b []byte) []byte { b[ecsAt-1] = 40; return b }),
+		// RFC 1035 §4.1.2: a question is a name, a type and a class.
+		"name without type and class": good[:12+len("\x03www\x03cdn\x04test\x00")],
 	}
 	for name, b := range formerr {
 		resp := rawExchange(t, f.addr, b, 2*time.Second)
@@ -524,7 +526,11 @@ func TestMalformedQueries(t *testing.T) {
 		if r.Rcode != dns.RcodeFormatError || r.Id != uint16(b[0])<<8|uint16(b[1]) || !r.Response {
 			t.Errorf("%s: rcode %d id %d", name, r.Rcode, r.Id)
 		}
-		if name != "truncated question" && r.IsEdns0() == nil {
+		noOPT := name == "truncated question" || name == "name without type and class"
+		if noOPT && len(r.Question) != 0 {
+			t.Errorf("%s: question %v echoed", name, r.Question)
+		}
+		if !noOPT && r.IsEdns0() == nil {
 			t.Errorf("%s: FORMERR without OPT (RFC 6891 §7)", name)
 		}
 	}
@@ -930,5 +936,30 @@ func TestTCPGarbage(t *testing.T) {
 	c.Write([]byte{0, 5, 1, 2, 3, 4, 5})
 	if _, err := c.Read(make([]byte, 1)); err == nil {
 		t.Error("connection still open after a 5-byte message")
+	}
+}
+
+// TestBadVersMetric: BADVERS (16 with an OPT) is counted under its own
+// name, not as BADSIG (16 in a TSIG context).
+func TestBadVersMetric(t *testing.T) {
+	f := startFleet(t, "", "")
+	m := question("www.cdn.test.", dns.TypeA)
+	m.SetEdns0(1232, false)
+	m.IsEdns0().SetVersion(1)
+	if r := f.ask(t, "udp", m); r.Rcode != dns.RcodeBadVers {
+		t.Fatalf("rcode %d, want BADVERS", r.Rcode)
+	}
+	want := `tern_dns_queries_total{qtype="A",rcode="BADVERS"} 1`
+	deadline := time.Now().Add(5 * time.Second)
+	metrics := getJSON(t, "http://"+f.admin+"/metrics")
+	for !strings.Contains(metrics, want) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // the worker flushes its tally after the reply
+		metrics = getJSON(t, "http://"+f.admin+"/metrics")
+	}
+	if !strings.Contains(metrics, want) {
+		t.Errorf("metrics lack %s", want)
+	}
+	if strings.Contains(metrics, `rcode="BADSIG"`) {
+		t.Error(`metrics name an rcode "BADSIG"; no TSIG is served`)
 	}
 }
