@@ -43,7 +43,7 @@ func newMetrics(reg prometheus.Registerer, sites []string) *metrics {
 		for j := range m.queries[i] {
 			rc := "other"
 			if j < len(metricRcodes) {
-				rc = dns.RcodeToString[metricRcodes[j]]
+				rc = rcodeLabel(metricRcodes[j])
 			}
 			m.queries[i][j] = queries.WithLabelValues(qt, rc)
 		}
@@ -79,6 +79,17 @@ func newMetrics(reg prometheus.Registerer, sites []string) *metrics {
 	})
 	m.panics = f.NewCounter(prometheus.CounterOpts{Name: "tern_dns_panics_total", Help: "Queries whose handling panicked (answered SERVFAIL)."})
 	return m
+}
+
+// rcodeLabel names an rcode as the server sends it. Extended rcodes mean
+// different things by context (16 is BADVERS with an OPT, BADSIG with a
+// TSIG; dns.RcodeToString says BADSIG); the server sends them only with an
+// OPT, so they are named by their EDNS meaning (RFC 6891).
+func rcodeLabel(rcode int) string {
+	if rcode == dns.RcodeBadVers {
+		return "BADVERS"
+	}
+	return dns.RcodeToString[rcode]
 }
 
 // tally counts one worker's queries between flushes, so that the sockets'
