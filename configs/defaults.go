@@ -121,6 +121,7 @@ func (d *DNS) applyDefaults(t *Topology) {
 	orDefault(&d.Health.Timeout, defaultDNSCheckTimeout)
 	orDefault(&d.Health.Rise, defaultDNSCheckRise)
 	orDefault(&d.Health.Fall, defaultDNSCheckFall)
+	d.Health.applyFlapDefaults()
 	orDefault(&d.RateLimit.ResponsesPerSecond, defaultRRLRate)
 	orDefault(&d.RateLimit.Slip, defaultRRLSlip)
 	orDefault(&d.RateLimit.IPv4Prefix, defaultECSMaxV4)

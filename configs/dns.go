@@ -1,6 +1,9 @@
 package configs
 
-import "net/netip"
+import (
+	"net/netip"
+	"time"
+)
 
 // DNS configures the authoritative geo-DNS: the dns nodes, the zones they
 // serve, how clients are located and steered, and the edges' health checks.
@@ -164,6 +167,24 @@ type DNSHealth struct {
 	// Defaults: 2, 2.
 	Rise int `yaml:"rise,omitempty"`
 	Fall int `yaml:"fall,omitempty"`
+	// FlapWindow: an edge that goes down after being up for less than
+	// this has flapped; each flap in a row doubles the time it is then
+	// held down (from the rise time, rise × interval), and every window it
+	// stays up halves its count. Default: 2m.
+	FlapWindow Duration `yaml:"flap_window,omitempty"`
+	// FlapHoldMax caps how long a flapping edge is held down. Default: 5m.
+	FlapHoldMax Duration `yaml:"flap_hold_max,omitempty"`
+}
+
+// Flap damping defaults, documented on DNSHealth.
+const (
+	defaultDNSFlapWindow  = Duration(2 * time.Minute)
+	defaultDNSFlapHoldMax = Duration(5 * time.Minute)
+)
+
+func (h *DNSHealth) applyFlapDefaults() {
+	orDefault(&h.FlapWindow, defaultDNSFlapWindow)
+	orDefault(&h.FlapHoldMax, defaultDNSFlapHoldMax)
 }
 
 // RateLimit is response rate limiting (RRL) over UDP, per client network

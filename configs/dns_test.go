@@ -3,6 +3,7 @@ package configs
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // dnsBase is minimal plus a valid dns section, from line 11.
@@ -33,6 +34,9 @@ func TestDNSValid(t *testing.T) {
 	if d.ECS.MaxPrefixV4 != 24 || d.ECS.MaxPrefixV6 != 56 || d.Health.Fall != 2 || d.RateLimit.ResponsesPerSecond != 200 ||
 		d.TCP.MaxConnections != 512 || d.UDPSize != 1232 || len(d.DefaultOrder) != 1 || d.DefaultOrder[0] != "d" {
 		t.Errorf("dns defaults: %+v", d)
+	}
+	if d.Health.FlapWindow.D() != 2*time.Minute || d.Health.FlapHoldMax.D() != 5*time.Minute {
+		t.Errorf("dns health flap defaults: %+v", d.Health)
 	}
 	if topo.Datacenters[0].MinEdgesUp != 1 || topo.Datacenters[0].Edges[0].Weight != 1 {
 		t.Errorf("datacenter defaults: %+v", topo.Datacenters[0])
@@ -75,6 +79,8 @@ func TestDNSErrors(t *testing.T) {
 			[]want{{15, "dns.pins[0]", "needs countries or continents"}}},
 		{"ecs prefix", "  zones:\n", "  ecs: {max_prefix_v4: 33}\n  zones:\n",
 			[]want{{14, "dns.ecs.max_prefix_v4", "outside [1, 32]"}}},
+		{"negative flap window", "  zones:\n", "  health: {flap_window: -1s, flap_hold_max: -2m}\n  zones:\n",
+			[]want{{14, "dns.health.flap_window", "is negative"}, {14, "dns.health.flap_hold_max", "is negative"}}},
 		{"min edges", "        admin: 127.0.0.1:9100\n", "        admin: 127.0.0.1:9100\n    min_edges_up: 2\n",
 			[]want{{11, "datacenters[0].min_edges_up", "outside [1, 1 edges]"}}},
 		{"dns listen clash", "listen: 127.0.0.1:8053", "listen: 127.0.0.1:8080",

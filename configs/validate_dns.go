@@ -175,6 +175,12 @@ func (v *validator) dns(t *Topology) {
 	if d.Health.Timeout <= 0 {
 		v.errs.add("dns.health.timeout", "must be positive")
 	}
+	if d.Health.FlapWindow <= 0 {
+		v.errs.add("dns.health.flap_window", "must be positive")
+	}
+	if d.Health.FlapHoldMax <= 0 {
+		v.errs.add("dns.health.flap_hold_max", "must be positive")
+	}
 	if d.TCP.MaxConnections < 1 {
 		v.errs.add("dns.tcp.max_connections", "%d must be at least 1", d.TCP.MaxConnections)
 	}

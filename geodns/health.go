@@ -35,11 +35,18 @@ type HealthConfig struct {
 	// Fall is how many consecutive failures take an up edge down.
 	// Default 2.
 	Fall int
+	// FlapWindow: an edge that goes down after being up for less than
+	// this has flapped; each flap doubles the time it is then held down
+	// (see health_flap.go), and every FlapWindow it stays up halves its
+	// count of flaps. Default 2m.
+	FlapWindow time.Duration
+	// FlapHoldMax caps the hold-down of a flapping edge. Default 5m.
+	FlapHoldMax time.Duration
 }
 
 func (c HealthConfig) withDefaults() (HealthConfig, error) {
-	if c.Interval < 0 || c.Timeout < 0 || c.Rise < 0 || c.Fall < 0 {
-		return c, fmt.Errorf("geodns: health config: negative interval, timeout, rise or fall: %+v", c)
+	if c.Interval < 0 || c.Timeout < 0 || c.Rise < 0 || c.Fall < 0 || c.FlapWindow < 0 || c.FlapHoldMax < 0 {
+		return c, fmt.Errorf("geodns: health config: negative interval, timeout, rise, fall, flap window or flap hold: %+v", c)
 	}
 	if c.Interval == 0 {
 		c.Interval = time.Second
@@ -52,6 +59,12 @@ func (c HealthConfig) withDefaults() (HealthConfig, error) {
 	}
 	if c.Fall == 0 {
 		c.Fall = 2
+	}
+	if c.FlapWindow == 0 {
+		c.FlapWindow = 2 * time.Minute
+	}
+	if c.FlapHoldMax == 0 {
+		c.FlapHoldMax = 5 * time.Minute
 	}
 	return c, nil
 }
@@ -69,6 +82,8 @@ type CheckedEdge struct {
 
 // CheckedDatacenter is one data center. It is up while it is not drained
 // and at least MinUp of its edges are usable (up by checks, not drained).
+// Until then, while counting the edges not checked yet would make MinUp,
+// it is unchecked: no evidence either way.
 type CheckedDatacenter struct {
 	// Name is unique among all data centers.
 	Name string
@@ -140,14 +155,16 @@ type healthEdge struct {
 	dc   int
 	url  string
 
-	// Guarded by Health.mu.
-	healthy, drained bool
-	passes, fails    int
-	lastErr          string
-	lastCheck, since time.Time
+	// Guarded by Health.mu. An edge is unchecked (not healthy, not
+	// down) until its first check ends, which decides its state.
+	checked, healthy, drained bool
+	passes, fails             int
+	lastErr                   string
+	lastCheck, since          time.Time
+	flap                      edgeFlap
 
-	mHealthy, mDrained   prometheus.Gauge
-	mDowns, mPass, mFail prometheus.Counter
+	mHealthy, mDrained, mHeld    prometheus.Gauge
+	mDowns, mPass, mFail, mFlaps prometheus.Counter
 }
 
 type healthDC struct {
@@ -164,8 +181,8 @@ type healthDC struct {
 // NewHealth returns a Health for the data centers and edges. It reports an
 // edge that names an unknown data center, duplicate or empty names, a URL
 // that is not an absolute http or https URL, and a MinUp above the data
-// center's edge count. Every edge starts healthy, so a fresh server
-// answers before the first checks finish.
+// center's edge count. Every edge starts unchecked: neither usable nor
+// down until its first check ends (see HealthState).
 func NewHealth(cfg HealthConfig, dcs []CheckedDatacenter, edges []CheckedEdge, opts HealthOptions) (*Health, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -215,7 +232,7 @@ func NewHealth(cfg HealthConfig, dcs []CheckedDatacenter, edges []CheckedEdge, o
 		}
 		h.idx.edges[e.Name] = i
 		h.dcs[dc].edges = append(h.dcs[dc].edges, i)
-		h.edges = append(h.edges, &healthEdge{name: e.Name, dc: dc, url: u.String(), healthy: true, since: start})
+		h.edges = append(h.edges, &healthEdge{name: e.Name, dc: dc, url: u.String(), since: start})
 	}
 	for _, d := range h.dcs {
 		if d.minUp > max(len(d.edges), 1) {
@@ -240,7 +257,11 @@ func NewHealth(cfg HealthConfig, dcs []CheckedDatacenter, edges []CheckedEdge, o
 		e.mDowns = h.m.edgeDowns.WithLabelValues(dc, e.name)
 		e.mPass = h.m.checks.WithLabelValues(e.name, healthPass)
 		e.mFail = h.m.checks.WithLabelValues(e.name, healthFail)
-		e.mHealthy.Set(1)
+		e.mFlaps = h.m.edgeFlaps.WithLabelValues(dc, e.name)
+		e.mHeld = h.m.edgeHeld.WithLabelValues(dc, e.name)
+		e.mHealthy.Set(0)
+		e.mFlaps.Add(0)
+		e.mHeld.Set(0)
 		e.mDrained.Set(0)
 		e.mDowns.Add(0)
 		e.mPass.Add(0)
@@ -344,47 +365,67 @@ type healthLog struct {
 	args  []any
 }
 
-// record counts a check of e and flips its health after Rise passes or
-// Fall failures in a row.
+// record counts a check of e and sets its health: the first check
+// decides it; after that Rise passes or Fall failures in a row flip it,
+// except that a flapping edge stays down until its hold-down ends.
 func (h *Health) record(e *healthEdge, why string) {
 	now := h.now()
 	var logs []healthLog
-	changed := false
 	h.mu.Lock()
 	e.lastCheck, e.lastErr = now, why
-	if why == "" {
+	pass := why == ""
+	if pass {
 		e.mPass.Inc()
 		e.fails = 0
 		e.passes++
-		if !e.healthy && e.passes >= h.cfg.Rise {
-			e.healthy, e.since = true, now
-			e.mHealthy.Set(1)
-			logs = append(logs, healthLog{slog.LevelInfo, "edge up", []any{
-				"datacenter", h.dcs[e.dc].name, "edge", e.name, "passes", e.passes}})
-			var more []healthLog
-			changed, more = h.publishLocked()
-			logs = append(logs, more...)
-		}
 	} else {
 		e.mFail.Inc()
 		e.passes = 0
 		e.fails++
-		if e.healthy && e.fails >= h.cfg.Fall {
-			e.healthy, e.since = false, now
-			e.mHealthy.Set(0)
-			e.mDowns.Inc()
-			logs = append(logs, healthLog{slog.LevelWarn, "edge down", []any{
-				"datacenter", h.dcs[e.dc].name, "edge", e.name, "fails", e.fails, "error", why}})
-			var more []healthLog
-			changed, more = h.publishLocked()
-			logs = append(logs, more...)
-		}
 	}
+	flip := false
+	switch {
+	case !e.checked:
+		e.checked, flip = true, true
+	case !e.healthy && pass && e.passes >= h.cfg.Rise:
+		flip = !now.Before(e.flap.heldUntil)
+	case e.healthy && !pass && e.fails >= h.cfg.Fall:
+		flip = true
+	}
+	changed := false
+	if flip {
+		logs = append(logs, h.flipLocked(e, now, why))
+		var more []healthLog
+		changed, more = h.publishLocked()
+		logs = append(logs, more...)
+	}
+	e.mHeld.Set(healthFloat(now.Before(e.flap.heldUntil)))
 	h.mu.Unlock()
 	h.emit(logs)
 	if changed {
 		h.notify()
 	}
+}
+
+// flipLocked turns e up (why empty) or down and returns the log of it.
+// h.mu must be held.
+func (h *Health) flipLocked(e *healthEdge, now time.Time, why string) healthLog {
+	dc := h.dcs[e.dc].name
+	if why == "" {
+		e.healthy, e.since = true, now
+		e.flap.up(now)
+		e.mHealthy.Set(1)
+		return healthLog{slog.LevelInfo, "edge up", []any{"datacenter", dc, "edge", e.name, "passes", e.passes}}
+	}
+	e.healthy, e.since = false, now
+	e.mHealthy.Set(0)
+	e.mDowns.Inc()
+	args := []any{"datacenter", dc, "edge", e.name, "fails", e.fails, "error", why}
+	if flapped := e.flap.down(now, h.cfg); flapped {
+		e.mFlaps.Inc()
+		args = append(args, "flaps", e.flap.count, "held_until", e.flap.heldUntil.UTC())
+	}
+	return healthLog{slog.LevelWarn, "edge down", args}
 }
 
 // SetDrain takes an edge or a data center (kind DrainEdge or
@@ -450,20 +491,29 @@ func (h *Health) SetDrain(kind, name string, drained bool) error {
 func (h *Health) publishLocked() (changed bool, logs []healthLog) {
 	old := h.state.Load()
 	s := &HealthState{
-		idx:        h.idx,
-		edgeUsable: make([]bool, len(h.edges)),
-		dcUp:       make([]bool, len(h.dcs)),
-		version:    1,
+		idx:           h.idx,
+		edgeUsable:    make([]bool, len(h.edges)),
+		edgeUnchecked: make([]bool, len(h.edges)),
+		dcUp:          make([]bool, len(h.dcs)),
+		dcUnchecked:   make([]bool, len(h.dcs)),
+		version:       1,
 	}
 	for i, e := range h.edges {
-		s.edgeUsable[i] = e.healthy && !e.drained && !h.dcs[e.dc].drained
+		avail := !e.drained && !h.dcs[e.dc].drained
+		s.edgeUsable[i] = avail && e.checked && e.healthy
+		s.edgeUnchecked[i] = avail && !e.checked
 	}
 	for i, d := range h.dcs {
-		n := d.usable(s)
+		n, u := d.usable(s), d.unchecked(s)
 		s.dcUp[i] = !d.drained && n >= d.minUp
+		s.dcUnchecked[i] = !s.dcUp[i] && !d.drained && u > 0 && n+u >= d.minUp
 		if old == nil {
 			d.mUp.Set(healthFloat(s.dcUp[i]))
 			continue
+		}
+		if old.dcUnchecked[i] && !s.dcUp[i] && !s.dcUnchecked[i] && !d.drained {
+			logs = append(logs, healthLog{slog.LevelError, "datacenter down", []any{
+				"datacenter", d.name, "reason", "first checks failed", "edges_usable", n, "min_up", d.minUp}})
 		}
 		switch was := old.dcUp[i]; {
 		case !was && s.dcUp[i]:
@@ -489,7 +539,8 @@ func (h *Health) publishLocked() (changed bool, logs []healthLog) {
 		}
 	}
 	if old != nil {
-		if healthSameBools(old.edgeUsable, s.edgeUsable) && healthSameBools(old.dcUp, s.dcUp) {
+		if healthSameBools(old.edgeUsable, s.edgeUsable) && healthSameBools(old.dcUp, s.dcUp) &&
+			healthSameBools(old.edgeUnchecked, s.edgeUnchecked) && healthSameBools(old.dcUnchecked, s.dcUnchecked) {
 			return false, logs
 		}
 		s.version = old.version + 1
@@ -498,10 +549,15 @@ func (h *Health) publishLocked() (changed bool, logs []healthLog) {
 	return old != nil, logs
 }
 
-func (d *healthDC) usable(s *HealthState) int {
+func (d *healthDC) usable(s *HealthState) int { return healthCount(d.edges, s.edgeUsable) }
+
+func (d *healthDC) unchecked(s *HealthState) int { return healthCount(d.edges, s.edgeUnchecked) }
+
+// healthCount counts the edges whose flag is set.
+func healthCount(edges []int, flag []bool) int {
 	n := 0
-	for _, j := range d.edges {
-		if s.edgeUsable[j] {
+	for _, j := range edges {
+		if flag[j] {
 			n++
 		}
 	}
@@ -541,12 +597,12 @@ func (h *Health) notify() {
 func (h *Health) State() *HealthState { return h.state.Load() }
 
 // HealthState is an immutable snapshot of which edges are usable and
-// which data centers up.
+// which data centers up, and of those not known yet.
 type HealthState struct {
-	idx        *healthIndex
-	edgeUsable []bool
-	dcUp       []bool
-	version    uint64
+	idx                       *healthIndex
+	edgeUsable, edgeUnchecked []bool
+	dcUp, dcUnchecked         []bool
+	version                   uint64
 }
 
 // EdgeUsable reports whether the edge is up by checks, not drained, and
@@ -556,6 +612,14 @@ func (s *HealthState) EdgeUsable(name string) bool {
 	return ok && s.edgeUsable[i]
 }
 
+// EdgeUnchecked reports whether the edge's first check has not ended yet
+// (and it is not drained, nor its data center): it is not usable, nor
+// known to be down.
+func (s *HealthState) EdgeUnchecked(name string) bool {
+	i, ok := s.idx.edges[name]
+	return ok && s.edgeUnchecked[i]
+}
+
 // DatacenterUp reports whether the data center is not drained and has at
 // least MinUp usable edges. Unknown names are down.
 func (s *HealthState) DatacenterUp(name string) bool {
@@ -563,8 +627,15 @@ func (s *HealthState) DatacenterUp(name string) bool {
 	return ok && s.dcUp[i]
 }
 
+// DatacenterUnchecked reports whether the data center is not up but would
+// be if its unchecked edges passed: not known yet either way.
+func (s *HealthState) DatacenterUnchecked(name string) bool {
+	i, ok := s.idx.dcs[name]
+	return ok && s.dcUnchecked[i]
+}
+
 // Version is 1 for the first state and grows by one with every change of
-// an EdgeUsable or DatacenterUp answer.
+// an EdgeUsable, EdgeUnchecked, DatacenterUp or DatacenterUnchecked answer.
 func (s *HealthState) Version() uint64 { return s.version }
 
 func healthSameBools(a, b []bool) bool {

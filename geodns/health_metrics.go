@@ -9,7 +9,8 @@ import (
 // topology, never hosts or URLs.
 type healthMetrics struct {
 	edgeHealthy, edgeDrained *prometheus.GaugeVec   // datacenter, edge
-	edgeDowns                *prometheus.CounterVec // datacenter, edge
+	edgeDowns, edgeFlaps     *prometheus.CounterVec // datacenter, edge
+	edgeHeld                 *prometheus.GaugeVec   // datacenter, edge
 	dcUp, dcDrained          *prometheus.GaugeVec   // datacenter
 	checks                   *prometheus.CounterVec // edge, result
 	failovers                *prometheus.CounterVec // datacenter
@@ -31,6 +32,14 @@ func newHealthMetrics(reg prometheus.Registerer) *healthMetrics {
 		edgeDowns: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "tern_dns_edge_downs_total",
 			Help: "Times the edge went down by its health checks.",
+		}, []string{"datacenter", "edge"}),
+		edgeFlaps: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "tern_dns_edge_flaps_total",
+			Help: "Times the edge went down after being up for less than the flap window (each doubles its hold-down).",
+		}, []string{"datacenter", "edge"}),
+		edgeHeld: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "tern_dns_edge_flap_held",
+			Help: "1 while the edge is held down for flapping (passing checks do not bring it up), else 0.",
 		}, []string{"datacenter", "edge"}),
 		dcUp: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "tern_dns_datacenter_up",

@@ -10,8 +10,11 @@ type HealthStatus struct {
 
 // DatacenterHealthStatus is one data center in a HealthStatus.
 type DatacenterHealthStatus struct {
-	Name        string             `json:"name"`
-	Up          bool               `json:"up"`
+	Name string `json:"name"`
+	Up   bool   `json:"up"`
+	// Unchecked: not up, but would be if the edges not checked yet
+	// passed (just after a start); answered with a short TTL.
+	Unchecked   bool               `json:"unchecked"`
 	Drained     bool               `json:"drained"`
 	MinUp       int                `json:"min_up"`
 	EdgesUsable int                `json:"edges_usable"`
@@ -22,6 +25,9 @@ type DatacenterHealthStatus struct {
 type EdgeHealthStatus struct {
 	Name string `json:"name"`
 	URL  string `json:"url"`
+	// Checked is false until the first check ends: the edge is then
+	// neither healthy nor down.
+	Checked bool `json:"checked"`
 	// Healthy is the edge's state by checks alone.
 	Healthy bool `json:"healthy"`
 	// Drained is the edge's own drain, not its data center's.
@@ -38,6 +44,12 @@ type EdgeHealthStatus struct {
 	// Since is when Healthy or Drained last changed (at first, when the
 	// Health was made).
 	Since time.Time `json:"since"`
+	// Flaps counts the edge's recent flaps (downs after being up less
+	// than the flap window), halved for every window it stays up.
+	Flaps int `json:"flaps"`
+	// HeldUntil: while set, the edge is held down for flapping and
+	// passing checks do not bring it up before then.
+	HeldUntil time.Time `json:"held_until,omitzero"`
 }
 
 // Status returns the state of every data center and edge.
@@ -45,11 +57,13 @@ func (h *Health) Status() HealthStatus {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s := h.state.Load()
+	now := h.now()
 	st := HealthStatus{Datacenters: make([]DatacenterHealthStatus, 0, len(h.dcs))}
 	for i, d := range h.dcs {
 		ds := DatacenterHealthStatus{
 			Name:        d.name,
 			Up:          s.dcUp[i],
+			Unchecked:   s.dcUnchecked[i],
 			Drained:     d.drained,
 			MinUp:       d.minUp,
 			EdgesUsable: d.usable(s),
@@ -60,6 +74,7 @@ func (h *Health) Status() HealthStatus {
 			ds.Edges = append(ds.Edges, EdgeHealthStatus{
 				Name:              e.name,
 				URL:               e.url,
+				Checked:           e.checked,
 				Healthy:           e.healthy,
 				Drained:           e.drained,
 				Usable:            s.edgeUsable[j],
@@ -68,6 +83,8 @@ func (h *Health) Status() HealthStatus {
 				LastError:         e.lastErr,
 				LastCheck:         e.lastCheck.UTC(),
 				Since:             e.since.UTC(),
+				Flaps:             e.flap.decayed(now, h.cfg.FlapWindow),
+				HeldUntil:         e.flap.held(now).UTC(),
 			})
 		}
 		st.Datacenters = append(st.Datacenters, ds)

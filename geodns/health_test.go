@@ -196,8 +196,8 @@ func TestHealthEdgeFallsAndRises(t *testing.T) {
 	}
 	bad.hook.Store(&hook)
 
-	if !h.State().EdgeUsable("bad") || !h.State().DatacenterUp("dc") {
-		t.Fatal("edges and data centers must start up")
+	if s := h.State(); s.EdgeUsable("bad") || !s.EdgeUnchecked("bad") || s.DatacenterUp("dc") || !s.DatacenterUnchecked("dc") {
+		t.Fatal("edges and data centers must start unchecked, neither up nor down")
 	}
 	run(t, h)
 	checkedAll(t, h)
@@ -254,7 +254,8 @@ func TestHealthDeadEdge(t *testing.T) {
 		[]geodns.CheckedEdge{{Name: "d1", Datacenter: "dead", URL: url}, {Name: "g1", Datacenter: "good", URL: good.url()}},
 		geodns.HealthOptions{})
 	run(t, h)
-	waitFor(t, "the refusing data center to fail over", func() bool { return !h.State().DatacenterUp("dead") })
+	checkedAll(t, h)
+	waitFor(t, "the refusing data center to fail over", func() bool { return !h.State().DatacenterUnchecked("dead") })
 	if h.State().EdgeUsable("d1") || !h.State().DatacenterUp("good") {
 		t.Errorf("after failover: d1 usable %v, good up %v", h.State().EdgeUsable("d1"), h.State().DatacenterUp("good"))
 	}
@@ -274,7 +275,7 @@ func TestHealthHungEdge(t *testing.T) {
 		[]geodns.CheckedEdge{{Name: "h1", Datacenter: "dc", URL: hung.url()}},
 		geodns.HealthOptions{})
 	run(t, h)
-	waitFor(t, "the hung edge to go down", func() bool { return !h.State().EdgeUsable("h1") })
+	checkedAll(t, h)
 	if h.State().DatacenterUp("dc") {
 		t.Error("data center of its only, hung edge still up")
 	}
@@ -401,16 +402,16 @@ func TestHealthMetrics(t *testing.T) {
 		[]geodns.CheckedDatacenter{{Name: "dc"}},
 		[]geodns.CheckedEdge{{Name: "ok", Datacenter: "dc", URL: ok.url()}, {Name: "failing", Datacenter: "dc", URL: failing.url()}},
 		geodns.HealthOptions{Registerer: m})
-	// Per edge healthy, drained, downs, and checks pass and fail; per data
-	// center up, drained and failovers.
-	if n := m.series(t); n != 2*5+3 {
+	// Per edge healthy, drained, downs, flaps, flap held, and checks pass
+	// and fail; per data center up, drained and failovers.
+	if n := m.series(t); n != 2*7+3 {
 		t.Errorf("a fresh Health exports %d series, want every label set of every metric", n)
 	}
-	if got := m.value(t, "tern_dns_edge_healthy", "dc", "failing"); got != 1 {
-		t.Errorf("edge_healthy before any check = %v, want 1", got)
+	if got := m.value(t, "tern_dns_edge_healthy", "dc", "failing"); got != 0 {
+		t.Errorf("edge_healthy before any check = %v, want 0 (unchecked)", got)
 	}
 	run(t, h)
-	waitFor(t, "the failing edge down", func() bool { return !h.State().EdgeUsable("failing") })
+	checkedAll(t, h)
 
 	for _, c := range []struct {
 		name   string
@@ -432,8 +433,8 @@ func TestHealthMetrics(t *testing.T) {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
-	if got := m.value(t, "tern_dns_health_checks_total", "failing", "fail"); got < float64(fastHealth.Fall) {
-		t.Errorf("failing edge's failed checks = %v, want at least %d", got, fastHealth.Fall)
+	if got := m.value(t, "tern_dns_health_checks_total", "failing", "fail"); got < 1 {
+		t.Errorf("failing edge's failed checks = %v, want at least 1 (the first check decides)", got)
 	}
 	if got := m.value(t, "tern_dns_health_checks_total", "ok", "pass"); got < 1 {
 		t.Errorf("ok edge's passed checks = %v", got)
@@ -586,7 +587,7 @@ func TestHealthStateNoAllocs(t *testing.T) {
 		geodns.HealthOptions{})
 	n := testing.AllocsPerRun(100, func() {
 		s := h.State()
-		if !s.EdgeUsable("e") || !s.DatacenterUp("dc") || s.EdgeUsable("nope") || s.Version() != 1 {
+		if s.EdgeUsable("e") || !s.EdgeUnchecked("e") || !s.DatacenterUnchecked("dc") || s.EdgeUsable("nope") || s.Version() != 1 {
 			t.Fatal("wrong initial state")
 		}
 	})
@@ -624,7 +625,7 @@ func TestHealthStatusJSON(t *testing.T) {
 	if len(got.Datacenters) != 1 {
 		t.Fatalf("%s", b)
 	}
-	for _, k := range []string{"name", "up", "drained", "min_up", "edges_usable", "edges"} {
+	for _, k := range []string{"name", "up", "unchecked", "drained", "min_up", "edges_usable", "edges"} {
 		if _, ok := got.Datacenters[0][k]; !ok {
 			t.Errorf("data center without %q: %s", k, b)
 		}
@@ -633,7 +634,7 @@ func TestHealthStatusJSON(t *testing.T) {
 	if err := json.Unmarshal(got.Datacenters[0]["edges"], &edges); err != nil || len(edges) != 1 {
 		t.Fatalf("edges: %v: %s", err, b)
 	}
-	for _, k := range []string{"name", "url", "healthy", "drained", "usable", "consecutive_passes", "consecutive_fails", "last_check", "since"} {
+	for _, k := range []string{"name", "url", "checked", "healthy", "drained", "usable", "consecutive_passes", "consecutive_fails", "last_check", "since", "flaps"} {
 		if _, ok := edges[0][k]; !ok {
 			t.Errorf("edge without %q: %s", k, b)
 		}
@@ -692,7 +693,7 @@ func TestNewHealthErrors(t *testing.T) {
 	if err != nil {
 		t.Fatalf("valid config: %v", err)
 	}
-	if s := h.State(); !s.DatacenterUp("dc") || s.DatacenterUp("shields") || !s.EdgeUsable("e") {
-		t.Error("want dc up, shields down, e usable")
+	if s := h.State(); !s.DatacenterUnchecked("dc") || s.DatacenterUp("shields") || s.DatacenterUnchecked("shields") || !s.EdgeUnchecked("e") {
+		t.Error("want dc and e unchecked, shields down")
 	}
 }

@@ -110,16 +110,21 @@ func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node,
 	n.resp, err = NewResponder(ResponderConfig{
 		Zones: zones, Locator: loc, Selector: sel, Edges: edges,
 		ECSMaxV4: d.ECS.MaxPrefixV4, ECSMaxV6: d.ECS.MaxPrefixV6, UDPSize: d.UDPSize, Logger: log,
+		// The first checks end within a timeout; one more interval and a
+		// resolver asking again finds them in.
+		UncheckedTTL: max(d.Health.Interval.D(), d.Health.Timeout.D()),
 	})
 	if err != nil {
 		return fail(err)
 	}
 	n.health, err = NewHealth(HealthConfig{
 		Interval: d.Health.Interval.D(), Timeout: d.Health.Timeout.D(), Rise: d.Health.Rise, Fall: d.Health.Fall,
+		FlapWindow: d.Health.FlapWindow.D(), FlapHoldMax: d.Health.FlapHoldMax.D(),
 	}, dcs, checked, HealthOptions{Logger: log, Registerer: reg, OnChange: func() { n.resp.Rebuild(n.health.State()) }})
 	if err != nil {
 		return fail(err)
 	}
+	n.resp.Rebuild(n.health.State())
 	n.server, err = Listen(ServerConfig{
 		Addr:            ref.DNS.Listen.String(),
 		UDPSockets:      d.UDPSockets,

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -26,6 +27,7 @@ type Responder struct {
 
 	ecsMax4, ecsMax6 uint8
 	udpSize          uint16
+	uncheckedTTL     uint32
 
 	log    *slog.Logger
 	scopes scopeCache
@@ -45,27 +47,37 @@ type ResponderConfig struct {
 	ECSMaxV4, ECSMaxV6 int
 	// UDPSize is the largest UDP response to an EDNS0 client. Default 1232.
 	UDPSize int
-	Logger  *slog.Logger
+	// UncheckedTTL is the TTL of geo answers while a data center they
+	// rank first has not been checked yet (just after a start), so that
+	// resolvers ask again once it is. At most the name's TTL, at least
+	// 1s. Default 1s.
+	UncheckedTTL time.Duration
+	Logger       *slog.Logger
 }
 
-// HealthView tells which edges and data centers may be answered.
+// HealthView tells which edges and data centers may be answered, and
+// which are not known yet (HealthState has the meanings).
 type HealthView interface {
 	EdgeUsable(name string) bool
+	EdgeUnchecked(name string) bool
 	DatacenterUp(name string) bool
+	DatacenterUnchecked(name string) bool
 }
 
-// NewResponder prepares the answers of every zone, with every edge up.
+// NewResponder prepares the answers of every zone, with every edge
+// unchecked (short TTLs) until the first Rebuild.
 func NewResponder(cfg ResponderConfig) (*Responder, error) {
 	r := &Responder{
-		zones:   slices.Clone(cfg.Zones),
-		loc:     cfg.Locator,
-		sel:     cfg.Selector,
-		edges:   cfg.Edges,
-		names:   cfg.Selector.names(),
-		ecsMax4: uint8(cmp.Or(cfg.ECSMaxV4, 24)),
-		ecsMax6: uint8(cmp.Or(cfg.ECSMaxV6, 56)),
-		udpSize: uint16(cmp.Or(cfg.UDPSize, 1232)),
-		log:     cfg.Logger,
+		zones:        slices.Clone(cfg.Zones),
+		loc:          cfg.Locator,
+		sel:          cfg.Selector,
+		edges:        cfg.Edges,
+		names:        cfg.Selector.names(),
+		ecsMax4:      uint8(cmp.Or(cfg.ECSMaxV4, 24)),
+		ecsMax6:      uint8(cmp.Or(cfg.ECSMaxV6, 56)),
+		udpSize:      uint16(cmp.Or(cfg.UDPSize, 1232)),
+		uncheckedTTL: uint32(max(1, (cmp.Or(cfg.UncheckedTTL, time.Second)+time.Second-1)/time.Second)),
+		log:          cfg.Logger,
 	}
 	if r.log == nil {
 		r.log = slog.Default()
@@ -74,97 +86,13 @@ func NewResponder(cfg ResponderConfig) (*Responder, error) {
 		return nil, fmt.Errorf("responder: %d edge lists for %d data centers", len(r.edges), len(r.names))
 	}
 	slices.SortFunc(r.zones, func(a, b *Zone) int { return len(b.Origin) - len(a.Origin) })
-	r.Rebuild(allUp{})
+	r.Rebuild(allUnchecked{})
 	for _, z := range r.zones {
 		for _, n := range z.names {
 			r.prepareStatic(z, n)
 		}
 	}
 	return r, nil
-}
-
-type allUp struct{}
-
-func (allUp) EdgeUsable(string) bool   { return true }
-func (allUp) DatacenterUp(string) bool { return true }
-
-// Rebuild prepares every geo name's answers for a health state.
-func (r *Responder) Rebuild(h HealthView) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.failOpen == nil {
-		r.failOpen = map[string]bool{}
-	}
-	for _, z := range r.zones {
-		for _, g := range z.Geo() {
-			a := &geoAnswers{sets: make([]*answerSet, len(r.names))}
-			var all []Edge
-			anyUp := false
-			for i, name := range r.names {
-				if !g.allowed[i] {
-					continue
-				}
-				all = append(all, r.edges[i]...)
-				if !h.DatacenterUp(name) {
-					continue
-				}
-				var usable []Edge
-				for _, e := range r.edges[i] {
-					if h.EdgeUsable(e.Name) {
-						usable = append(usable, e)
-					}
-				}
-				if len(usable) == 0 {
-					continue
-				}
-				a.sets[i] = r.prepareSet(z, g, i, usable)
-				anyUp = true
-			}
-			a.failOpen = r.prepareSet(z, g, -1, all)
-			if !anyUp && !r.failOpen[g.Owner] {
-				r.log.Error("every data center of a geo name is down: answering with all of their edges (fail open)", "name", g.Owner)
-			} else if anyUp && r.failOpen[g.Owner] {
-				r.log.Warn("a data center is up again: fail open ends", "name", g.Owner)
-			}
-			r.failOpen[g.Owner] = !anyUp
-			g.answers.Store(a)
-		}
-	}
-}
-
-// FailOpen lists the geo names answered with every edge because all of
-// their data centers are down.
-func (r *Responder) FailOpen() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	names := []string{}
-	for n, open := range r.failOpen {
-		if open {
-			names = append(names, n)
-		}
-	}
-	slices.Sort(names)
-	return names
-}
-
-func (r *Responder) prepareSet(z *Zone, g *GeoName, site int, edges []Edge) *answerSet {
-	s := &answerSet{site: site}
-	for _, order := range rotations(edges) {
-		for t, v6 := range []bool{false, true} {
-			addrs := addrsOf(order, v6)
-			s.addrs[t] = append(s.addrs[t], addrs)
-			qtype := []uint16{dns.TypeA, dns.TypeAAAA}[t]
-			m := r.prepared(g.Owner, qtype)
-			r.resolve(m, z, g.Owner, qtype, func(*GeoName) []netip.Addr { return addrs })
-			wire, err := m.Pack()
-			if err != nil {
-				r.log.Error("prepare a geo answer", "name", g.Owner, "err", err)
-				wire = nil
-			}
-			s.wire[t] = append(s.wire[t], wire)
-		}
-	}
-	return s
 }
 
 // prepareStatic keeps the wire answers of a name for every type it can be
@@ -176,7 +104,7 @@ func (r *Responder) prepareStatic(z *Zone, n *Name) {
 	for _, qtype := range types {
 		m := r.prepared(owner, qtype)
 		geo := false
-		r.resolve(m, z, owner, qtype, func(*GeoName) []netip.Addr { geo = true; return nil })
+		r.resolve(m, z, owner, qtype, func(*GeoName) ([]netip.Addr, uint32) { geo = true; return nil, 0 })
 		if geo {
 			continue
 		}
@@ -226,8 +154,9 @@ func (r *Responder) zoneOfBytes(name []byte) *Zone {
 	return nil
 }
 
-// geoAddrs gives the addresses answered for a geo name and qtype.
-type geoAddrs func(g *GeoName) []netip.Addr
+// geoAddrs gives the addresses answered for a geo name and qtype, and
+// their TTL.
+type geoAddrs func(g *GeoName) ([]netip.Addr, uint32)
 
 // resolve fills m's rcode and sections for qname (lower-case) and qtype in
 // zone z: CNAMEs are followed inside the served zones (at most 8), missing
@@ -257,8 +186,9 @@ func (r *Responder) resolve(m *dns.Msg, z *Zone, qname string, qtype uint16, geo
 		}
 		var rrs []dns.RR
 		if n.geo != nil && qtypeIndex(qtype) >= 0 {
-			for _, a := range geo(n.geo) {
-				rrs = append(rrs, addrRR(name, n.geo.TTL, a))
+			addrs, ttl := geo(n.geo)
+			for _, a := range addrs {
+				rrs = append(rrs, addrRR(name, ttl, a))
 			}
 		} else {
 			rrs = n.rrsets[qtype]
@@ -514,7 +444,7 @@ func (r *Responder) slow(q *query, out, req []byte, client netip.Addr, udp bool,
 		default:
 			res.zone = z
 			m.Authoritative = true
-			r.resolve(m, z, qname, qn.Qtype, func(g *GeoName) []netip.Addr {
+			r.resolve(m, z, qname, qn.Qtype, func(g *GeoName) ([]netip.Addr, uint32) {
 				rk, sc := r.locate(q.places, client, &q.ecs)
 				set := g.answers.Load().pick(rk)
 				scope = sc
@@ -523,7 +453,7 @@ func (r *Responder) slow(q *query, out, req []byte, client netip.Addr, udp bool,
 					res.site = -2
 				}
 				v := set.rotation()
-				return set.addrs[qtypeIndex(qn.Qtype)][v]
+				return set.addrs[qtypeIndex(qn.Qtype)][v], set.ttl
 			})
 		}
 	}

@@ -91,8 +91,17 @@ func newTestResponder(t testing.TB) *Responder {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.Rebuild(allUp{})
 	return r
 }
+
+// allUp is a health where every edge passed its checks.
+type allUp struct{}
+
+func (allUp) EdgeUsable(string) bool          { return true }
+func (allUp) EdgeUnchecked(string) bool       { return false }
+func (allUp) DatacenterUp(string) bool        { return true }
+func (allUp) DatacenterUnchecked(string) bool { return false }
 
 // normalized is a response as comparable text: sections sorted, so two
 // rotations of the same answer compare equal.
@@ -386,14 +395,14 @@ func TestQuestionWithoutTypeAndClass(t *testing.T) {
 	plain := []byte("\x03www\x03cdn\x04test\x00")
 	odd := []byte("\x04w!w?\x03cdn\x04test\x00") // not plain: dns.Msg reads it
 	for name, b := range map[string][]byte{
-		"plain name only":       slices.Concat(header, plain),
-		"plain name and type":   slices.Concat(header, plain, []byte{0, 1}),
-		"odd name only":         slices.Concat(header, odd),
-		"odd name and type":     slices.Concat(header, odd, []byte{0, 1}),
-		"root name only":        slices.Concat(header, []byte{0}),
-		"outside name only":     slices.Concat(header, []byte("\x07example\x03com\x00")),
+		"plain name only":          slices.Concat(header, plain),
+		"plain name and type":      slices.Concat(header, plain, []byte{0, 1}),
+		"odd name only":            slices.Concat(header, odd),
+		"odd name and type":        slices.Concat(header, odd, []byte{0, 1}),
+		"root name only":           slices.Concat(header, []byte{0}),
+		"outside name only":        slices.Concat(header, []byte("\x07example\x03com\x00")),
 		"two questions, name only": slices.Concat([]byte{0xAB, 0xCD, 0x01, 0x00, 0, 2, 0, 0, 0, 0, 0, 0}, plain),
-		"second question short": slices.Concat([]byte{0xAB, 0xCD, 0x01, 0x00, 0, 2, 0, 0, 0, 0, 0, 0}, plain, []byte{0, 1, 0, 1}, plain),
+		"second question short":    slices.Concat([]byte{0xAB, 0xCD, 0x01, 0x00, 0, 2, 0, 0, 0, 0, 0, 0}, plain, []byte{0, 1, 0, 1}, plain),
 	} {
 		for _, udp := range []bool{true, false} {
 			var q query

@@ -24,16 +24,27 @@ import (
 )
 
 // fleetEdge is an edge's admin listener: a real HTTP server whose /healthz
-// passes while up is true.
+// passes while up is true. While hung, checks get no answer until release.
 type fleetEdge struct {
-	srv *httptest.Server
-	up  atomic.Bool
+	srv     *httptest.Server
+	up      atomic.Bool
+	hung    atomic.Bool
+	unhang  chan struct{}
+	release func()
 }
 
 func startFleetEdge(t *testing.T) *fleetEdge {
-	e := &fleetEdge{}
+	e := &fleetEdge{unhang: make(chan struct{})}
+	e.release = sync.OnceFunc(func() { e.hung.Store(false); close(e.unhang) })
 	e.up.Store(true)
 	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if e.hung.Load() {
+			select {
+			case <-e.unhang:
+			case <-r.Context().Done():
+				return
+			}
+		}
 		if !e.up.Load() {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
@@ -41,6 +52,7 @@ func startFleetEdge(t *testing.T) *fleetEdge {
 		io.WriteString(w, "ok")
 	}))
 	t.Cleanup(e.srv.Close)
+	t.Cleanup(e.release) // runs first: hung handlers return
 	return e
 }
 
@@ -91,7 +103,6 @@ dns:
     - {name: dns-1, listen: 127.0.0.1:0, admin: 127.0.0.1:0}
   geoip: [../testdata/geoip/tern-test-city.mmdb]
   default_order: [eu-west, us-east, ap-southeast]
-  health: {interval: 50ms, timeout: 500ms, rise: 2, fall: 2}
   zones:
     - name: cdn.test
       ns:
@@ -123,6 +134,9 @@ func newFleet(t *testing.T, records, extra string) *dnsFleet {
 		f.edges[name] = e
 		admins = append(admins, e.addr())
 	}
+	if !strings.Contains(extra, "  health:") {
+		extra += "\n  health: {interval: 50ms, timeout: 500ms, rise: 2, fall: 2}"
+	}
 	doc := fmt.Sprintf(fleetYAML, append(admins, records, extra)...)
 	topo, err := configs.Parse("fleet.yaml", []byte(doc))
 	if err != nil {
@@ -140,10 +154,24 @@ func newFleet(t *testing.T, records, extra string) *dnsFleet {
 	return f
 }
 
-// startFleet is newFleet, running until the test ends.
+// startFleet is newFleet, running until the test ends, once every edge
+// has been checked (answers have their full TTL).
 func startFleet(t *testing.T, records, extra string) *dnsFleet {
 	t.Helper()
 	f := newFleet(t, records, extra)
+	f.run(t)
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Contains(getJSON(t, "http://"+f.admin+"/status"), `"checked": false`) {
+		if time.Now().After(deadline) {
+			t.Fatal("edges not checked within 10s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return f
+}
+
+// run runs the fleet's node until the test ends.
+func (f *dnsFleet) run(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.node.Run(ctx) }()
@@ -153,7 +181,6 @@ func startFleet(t *testing.T, records, extra string) *dnsFleet {
 			t.Errorf("node run: %v", err)
 		}
 	})
-	return f
 }
 
 // ask sends m over network ("udp" or "tcp") and returns the reply.
@@ -961,5 +988,92 @@ func TestBadVersMetric(t *testing.T) {
 	}
 	if strings.Contains(metrics, `rcode="BADSIG"`) {
 		t.Error(`metrics name an rcode "BADSIG"; no TSIG is served`)
+	}
+}
+
+// TestFreshNodeUncheckedTTL: until an edge's first check ends, answers
+// built on it (or that it could change) carry the short TTL, never the full
+// one: a (re)started node must not hand out a dead edge for 30s.
+func TestFreshNodeUncheckedTTL(t *testing.T) {
+	// Checks time out after 5s: the hung edges stay unchecked that long.
+	f := newFleet(t, "", "\n  health: {interval: 50ms, timeout: 5s, rise: 2, fall: 2}")
+	for _, e := range f.edges {
+		e.hung.Store(true)
+	}
+	f.run(t)
+	const short, full = 5, 30 // max(interval, timeout) and dns.ttl
+	ttlOf := func(subnet string, qtype uint16, network string) (uint32, []string) {
+		t.Helper()
+		r := f.ask(t, network, withECS(question("www.cdn.test.", qtype), subnet))
+		if len(r.Answer) == 0 {
+			t.Fatalf("%s %s: no answer", subnet, dns.TypeToString[qtype])
+		}
+		return r.Answer[0].Header().Ttl, addrs(r)
+	}
+	eu, us := "192.0.2.1/24", "198.51.100.7/24"
+
+	// Nothing checked: each client's nearest data center, short TTL (fast
+	// path over UDP, dns.Msg for AAAA over TCP too).
+	for _, network := range []string{"udp", "tcp"} {
+		if ttl, got := ttlOf(eu, dns.TypeA, network); ttl != short || !slices.Equal(got, []string{"192.0.2.11"}) {
+			t.Errorf("%s, nothing checked: eu client got %v TTL %d, want [192.0.2.11] TTL %d", network, got, ttl, short)
+		}
+		if ttl, _ := ttlOf(eu, dns.TypeAAAA, network); ttl != short {
+			t.Errorf("%s, nothing checked: AAAA TTL %d, want %d", network, ttl, short)
+		}
+		if ttl, got := ttlOf(us, dns.TypeA, network); ttl != short || len(got) != 2 {
+			t.Errorf("%s, nothing checked: us client got %v TTL %d, want both us-east edges, TTL %d", network, got, ttl, short)
+		}
+	}
+	if s := getJSON(t, "http://"+f.admin+"/status"); !strings.Contains(s, `"unchecked": true`) || !strings.Contains(s, `"checked": false`) {
+		t.Errorf("status before any check: %s", s)
+	}
+
+	// All but eu-west checked and up: the us client's answer is known
+	// good (full TTL, once both us-east edges are in); the eu client gets
+	// us-east, known good, but with the short TTL since its nearer
+	// eu-west is not known yet.
+	for name, e := range f.edges {
+		if name != "eu-west-1" {
+			e.release()
+		}
+	}
+	deadline := time.Now().Add(4 * time.Second) // before the hung check times out
+	for {
+		ttl, got := ttlOf(us, dns.TypeA, "udp")
+		if ttl == full && len(got) == 2 {
+			break
+		}
+		if ttl == full {
+			t.Fatalf("us client got %v with the full TTL before both us-east edges were checked", got)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("us client TTL still %d after us-east passed its checks", ttl)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for _, network := range []string{"udp", "tcp"} {
+		if ttl, got := ttlOf(eu, dns.TypeA, network); ttl != short || len(got) != 2 || got[0] != "192.0.2.21" {
+			t.Errorf("%s, eu-west unchecked: eu client got %v TTL %d, want us-east, TTL %d", network, got, ttl, short)
+		}
+	}
+
+	// eu-west's first check fails: known down; the eu client's us-east
+	// answer gets the full TTL.
+	f.edges["eu-west-1"].up.Store(false)
+	f.edges["eu-west-1"].release()
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		ttl, got := ttlOf(eu, dns.TypeA, "udp")
+		if ttl == full && len(got) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("eu client: %v TTL %d after eu-west failed its check", got, ttl)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if ttl, _ := ttlOf(eu, dns.TypeA, "tcp"); ttl != full {
+		t.Errorf("tcp: TTL %d once every edge is checked, want %d", ttl, full)
 	}
 }

@@ -11,12 +11,21 @@ import (
 type geoAnswers struct {
 	sets     []*answerSet // by site; nil when the site is down or not allowed
 	failOpen *answerSet   // every allowed site's edges, when none is up
+	// unchecked marks, by site, the data centers not checked yet while
+	// others are up (nil once every one is checked): a client ranking one
+	// ahead of the site that answers gets the set's short variant.
+	unchecked []bool
 }
 
 // answerSet is what one data center answers: rotations of its edges'
 // addresses, each prepared as a wire response.
 type answerSet struct {
-	site int // -1 for fail open
+	site  int // -1 for fail open
+	ttl   uint32
+	edges []Edge
+	// short is this set with the short TTL, while some data center is
+	// unchecked (see geoAnswers.unchecked); else nil.
+	short *answerSet
 	// addrs[t][v] are the addresses of rotation v for qtype index t
 	// (0 A, 1 AAAA); wire[t][v] the whole response for it (ID 0, question
 	// lower-case, no OPT).
@@ -25,12 +34,18 @@ type answerSet struct {
 	next  atomic.Uint32
 }
 
-// pick returns the first data center in the ranking that answers.
+// pick returns the first data center in the ranking that answers; its
+// short-TTL variant if an unchecked data center ranks ahead of it.
 func (a *geoAnswers) pick(rk *Ranking) *answerSet {
+	passed := false
 	for _, i := range rk.Order {
 		if s := a.sets[i]; s != nil {
+			if passed && s.short != nil {
+				return s.short
+			}
 			return s
 		}
+		passed = passed || (a.unchecked != nil && a.unchecked[i])
 	}
 	return a.failOpen
 }
