@@ -110,8 +110,8 @@ func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node,
 	n.resp, err = NewResponder(ResponderConfig{
 		Zones: zones, Locator: loc, Selector: sel, Edges: edges,
 		ECSMaxV4: d.ECS.MaxPrefixV4, ECSMaxV6: d.ECS.MaxPrefixV6, UDPSize: d.UDPSize, Logger: log,
-		// The first checks end within a timeout; one more interval and a
-		// resolver asking again finds them in.
+		// A first check ends within a timeout; a resolver asking again
+		// after max(interval, timeout) finds it in.
 		UncheckedTTL: max(d.Health.Interval.D(), d.Health.Timeout.D()),
 	})
 	if err != nil {

@@ -47,10 +47,10 @@ type ResponderConfig struct {
 	ECSMaxV4, ECSMaxV6 int
 	// UDPSize is the largest UDP response to an EDNS0 client. Default 1232.
 	UDPSize int
-	// UncheckedTTL is the TTL of geo answers while a data center they
-	// rank first has not been checked yet (just after a start), so that
-	// resolvers ask again once it is. At most the name's TTL, at least
-	// 1s. Default 1s.
+	// UncheckedTTL is the TTL of geo answers that an edge not checked
+	// yet could change (just after a start; see Rebuild), so that
+	// resolvers ask again once it is. Rounded up to seconds, at most the
+	// name's TTL. Default 1s.
 	UncheckedTTL time.Duration
 	Logger       *slog.Logger
 }
