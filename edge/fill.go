@@ -89,6 +89,12 @@ func (h *Handler) serveFill(w http.ResponseWriter, r *http.Request, s *Site, pri
 		// A revalidated or stale entry: its body is stored already.
 		var err error
 		if b, err = h.entryBody(r, s, f.key, e); err != nil {
+			if depth == 0 {
+				// Gone since the fill began (purged, replaced, found
+				// corrupt): serve what the store holds now, or fetch it.
+				h.cfg.Logger.Warn("edge: stored body gone during a revalidation", "key", f.key, "err", err)
+				return h.serveCacheable(w, r, s, primary, depth+1)
+			}
 			return h.fail(w, http.StatusBadGateway, "store-error", "the stored response could not be read")
 		}
 	case e.Sliced:

@@ -2,11 +2,16 @@ package edge_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,13 +23,13 @@ import (
 )
 
 // versionedOrigin serves body(version) under ETag "v<version>" with
-// max-age=60, answers If-None-Match with a 304 and honours Range, so it can
+// max-age=60 (max-age=0 for the query "stale"), answers If-None-Match with a 304 and honours Range, so it can
 // feed sliced fills.
 type versionedOrigin struct{ version atomic.Int64 }
 
 func (o *versionedOrigin) body(path string) string {
 	size := 700
-	if strings.HasPrefix(path, "/big") {
+	if strings.Contains(path, "/big") {
 		size = 150_000
 	}
 	return string(randomBody(size, uint64(o.version.Load())*1000+uint64(len(path))))
@@ -33,6 +38,9 @@ func (o *versionedOrigin) body(path string) string {
 func (o *versionedOrigin) serve(w http.ResponseWriter, r *http.Request) {
 	etag := `"v` + strconv.FormatInt(o.version.Load(), 10) + `"`
 	w.Header().Set("Cache-Control", "max-age=60")
+	if r.URL.RawQuery == "stale" {
+		w.Header().Set("Cache-Control", "max-age=0")
+	}
 	w.Header().Set("ETag", etag)
 	if r.Header.Get("If-None-Match") == etag {
 		w.WriteHeader(http.StatusNotModified)
@@ -185,5 +193,123 @@ func TestRevalidateAfterRestartThroughShield(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRevalidatedBodyLostMeanwhile: the body file of an entry being
+// revalidated disappears while the 304 is on its way (the sweep found it
+// bad, an operator removed it). The client still gets the exact body, from
+// a new fetch, not a 502.
+func TestRevalidatedBodyLostMeanwhile(t *testing.T) {
+	dir := t.TempDir()
+	body := strings.Repeat("lost-body ", 500)
+	hold, release := make(chan struct{}, 1), make(chan struct{})
+	hs := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Header().Set("ETag", `"l1"`)
+		if r.Header.Get("If-None-Match") == `"l1"` {
+			hold <- struct{}{}
+			<-release
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		io.WriteString(w, body)
+	}, withDiskTier(t, dir, prometheus.NewRegistry()))
+	hs.get("/x")
+	got := make(chan result, 1)
+	go func() { got <- hs.get("/x", "Cache-Control", "no-cache") }()
+	<-hold
+	for _, f := range bodyFiles(t, dir) {
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(release)
+	r := <-got
+	if r.code != 200 || r.body != body {
+		t.Fatalf("after losing the body: %d, %d bytes (%s)", r.code, len(r.body), r.status())
+	}
+	hs.expectHits(3)
+}
+
+// restartTopology is persistTopology with disk-only paths (/d/*) and
+// slices of 64 KiB.
+func restartTopology(t *testing.T, origin string) string {
+	yaml := fmt.Sprintf(`sites:
+  - name: test
+    hosts: [www.cdn.test]
+    origin: %s
+    cache:
+      tiers:
+        - {match: "/d/*", tier: disk}
+datacenters:
+  - name: dc
+    lat: 0
+    lon: 0
+    edges:
+      - name: edge-1
+        listen: 127.0.0.1:0
+        admin: 127.0.0.1:0
+cache:
+  memory: 4MiB
+  max_object_size: 1MiB
+  slice_size: 64KiB
+  disk: 64MiB
+`, origin)
+	p := filepath.Join(t.TempDir(), "topology.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestNodeRevalidatesAfterRestart runs a real node process, stores entries
+// of every kind (memory+disk, disk-only, sliced; fresh and always stale),
+// stops it (SIGTERM, then SIGKILL) and starts it again on its cache: every
+// entry is revalidated, by the client's no-cache and by being stale, with
+// 304s and then with 200s of a new version; every answer is 200 with the
+// exact body.
+func TestNodeRevalidatesAfterRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts node processes")
+	}
+	o := &versionedOrigin{}
+	origin := httptest.NewServer(http.HandlerFunc(o.serve))
+	defer origin.Close()
+	top, data := restartTopology(t, origin.URL), t.TempDir()
+	var paths []string
+	for _, p := range []string{"/m/1", "/d/1", "/big/1", "/d/big/1"} {
+		paths = append(paths, p, p+"?stale")
+	}
+	expect := func(c *childNode, step string, hdr ...string) {
+		t.Helper()
+		for _, p := range paths {
+			code, b, h, err := c.get(p, hdr...)
+			want := o.body(strings.TrimSuffix(p, "?stale"))
+			if err != nil || code != 200 || string(b) != want {
+				t.Fatalf("%s %s: %d %v, %d bytes, exact %v (%s)", step, p, code, err, len(b), string(b) == want, h.Get("Cache-Status"))
+			}
+		}
+	}
+	start := func() *childNode {
+		c := startChild(t, top, data)
+		t.Cleanup(func() { c.cmd.Process.Kill(); c.cmd.Wait() })
+		return c
+	}
+	c := start()
+	expect(c, "fill")
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		c.cmd.Process.Signal(sig)
+		c.cmd.Wait()
+		c = start()
+		expect(c, sig.String()+": 304, stale or hit")
+		expect(c, sig.String()+": forced 304", "Cache-Control", "no-cache")
+		expect(c, sig.String()+": hit after the 304s")
+		c.cmd.Process.Signal(sig)
+		c.cmd.Wait()
+		o.version.Add(1)
+		c = start()
+		expect(c, sig.String()+": forced 200", "Cache-Control", "no-cache")
+		expect(c, sig.String()+": hit or 304 after the 200s")
 	}
 }
