@@ -24,6 +24,7 @@ const (
 	defaultIdleTimeout       = Duration(4 * time.Second)
 	defaultHeuristicFraction = 0.1
 	defaultHeuristicMax      = Duration(24 * time.Hour)
+	defaultStaleIfError      = Duration(6 * time.Hour)
 	defaultSetCookie         = "pass"
 	defaultTier              = "both"
 	defaultConnectTimeout    = Duration(5 * time.Second)
@@ -88,6 +89,7 @@ func (t *Topology) ApplyDefaults() {
 		c := &t.Sites[i].Cache
 		orDefault(&c.HeuristicFraction, defaultHeuristicFraction)
 		orDefault(&c.HeuristicMax, defaultHeuristicMax)
+		orDefault(&c.StaleIfError, defaultStaleIfError)
 		orDefault(&c.SetCookie, defaultSetCookie)
 		orDefault(&c.Tier, defaultTier)
 		orDefault(&t.Sites[i].HTTPS.MinVersion, defaultMinTLS)

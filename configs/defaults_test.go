@@ -33,7 +33,7 @@ origins:
 	}
 	c := topo.Sites[0].Cache
 	if c.HeuristicFraction != 0.1 || c.HeuristicMax.D() != 24*time.Hour || c.SetCookie != "pass" ||
-		c.DefaultTTL != 0 || c.StaleWhileRevalidate != 0 || c.StaleIfError != 0 {
+		c.DefaultTTL != 0 || c.StaleWhileRevalidate != 0 || c.StaleIfError.D() != 6*time.Hour {
 		t.Errorf("site cache = %+v", c)
 	}
 	if topo.Cache.Memory != 256*MiB || topo.Cache.MaxObjectSize != 16*MiB {

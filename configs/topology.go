@@ -92,8 +92,14 @@ type SiteCache struct {
 	// StaleWhileRevalidate applies when a response does not say (RFC 5861).
 	// Default: 0s.
 	StaleWhileRevalidate Duration `yaml:"stale_while_revalidate,omitempty"`
-	// StaleIfError applies when a response does not say (RFC 5861).
-	// Default: 0s.
+	// StaleIfError is how long past its freshness a stored response is
+	// served when the upstream fails (an error status, a refused or cut
+	// connection, a timeout), when the response does not say itself
+	// (RFC 5861): long enough to ride out an origin outage, so content
+	// that is cached keeps being served. Responses with must-revalidate,
+	// proxy-revalidate, s-maxage or no-cache are never served stale. It
+	// also keeps entries stored that long past their freshness.
+	// Default: 6h.
 	StaleIfError Duration `yaml:"stale_if_error,omitempty"`
 	// SetCookie decides what happens to responses carrying Set-Cookie:
 	// "pass" (never stored) or "strip" (stored with Set-Cookie removed).

@@ -63,7 +63,7 @@ func (h *Handler) serveFill(w http.ResponseWriter, r *http.Request, s *Site, pri
 		return h.pass(w, r, s, primary, "miss", false)
 	}
 	if f.err != nil {
-		if stale != nil && stale.MustRevalidate {
+		if stale != nil && staleForbidden(stale) {
 			return h.fail(w, http.StatusGatewayTimeout, "must-revalidate", "the stored response must be revalidated and upstream failed")
 		}
 		return h.fail(w, f.errCode, "upstream-error", upstreamErrorText(f.errCode))
@@ -89,6 +89,12 @@ func (h *Handler) serveFill(w http.ResponseWriter, r *http.Request, s *Site, pri
 		// A revalidated or stale entry: its body is stored already.
 		var err error
 		if b, err = h.entryBody(r, s, f.key, e); err != nil {
+			if depth == 0 {
+				// Gone since the fill began (purged, replaced, found
+				// corrupt): serve what the store holds now, or fetch it.
+				h.cfg.Logger.Warn("edge: stored body gone during a revalidation", "key", f.key, "err", err)
+				return h.serveCacheable(w, r, s, primary, depth+1)
+			}
 			return h.fail(w, http.StatusBadGateway, "store-error", "the stored response could not be read")
 		}
 	case e.Sliced:
@@ -256,6 +262,12 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 		return
 	}
 
+	if stale != nil {
+		if err := takeWhole(resp, h.cfg.MaxObjectSize); err != nil {
+			h.revalidationFailed(f, fr.primary, stale, err, h.cfg.Now())
+			return
+		}
+	}
 	if d.StripSetCookie {
 		delete(resp.Header, "Set-Cookie")
 	}
@@ -341,7 +353,7 @@ func (h *Handler) settle(f *flight) {
 // staleIfError serves the stale entry for a failed fetch when RFC 5861
 // allows it, and reports whether it did.
 func (h *Handler) staleIfError(f *flight, stale *httpcache.Entry, resp *http.Response, err error, now time.Time) bool {
-	if stale == nil || stale.MustRevalidate || -stale.TTL(now) > stale.StaleIfError {
+	if stale == nil || staleForbidden(stale) || -stale.TTL(now) > stale.StaleIfError {
 		return false
 	}
 	code := http.StatusBadGateway

@@ -301,13 +301,19 @@ func (d *Disk) Get(key string) (*httpcache.Entry, bool) {
 // Set stores e, whose body must be complete in e.Body, for ttl. The body
 // goes to a temp file, is synced and renamed into place, and only then is
 // the record committed, so a Get never sees an entry whose body is not
-// whole. Set refuses an entry with a File, one whose Tier excludes the
-// disk, and one that costs more than MaxBytes; a failed write returns
-// false and leaves no file behind.
+// whole. An entry whose File is the body this cache's Get gave for key (a
+// revalidated entry) has only its metadata updated, its file kept (see
+// refresh). Set refuses an entry with any other File, one whose Tier
+// excludes the disk, and one that costs more than MaxBytes; a failed write
+// returns false and leaves no file behind.
 func (d *Disk) Set(key string, e *httpcache.Entry, ttl time.Duration) bool {
-	if ttl <= 0 || e == nil || e.File != nil || !e.Tier.Allows(httpcache.TierDisk) ||
+	if ttl <= 0 || e == nil || !e.Tier.Allows(httpcache.TierDisk) ||
 		key == "" || len(key) > bolt.MaxKeySize || d.closed.Load() {
 		return false
+	}
+	if e.File != nil {
+		b, ok := d.ownBody(key, e)
+		return ok && d.refresh(key, e, b, ttl)
 	}
 	now := d.now().UnixNano()
 	r := record{

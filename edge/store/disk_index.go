@@ -74,11 +74,7 @@ func (x *indexTx) put(key string, v []byte, r record) error {
 // delete removes key's record r, whose encoding is n bytes long. Deletes
 // of keys bbolt just returned cannot fail in a writable transaction.
 func (x *indexTx) delete(key string, r record, n int) {
-	x.entries.Delete([]byte(key))
-	x.lru.Delete(lruKey(r.stamp, r.id))
-	x.m.bytes -= objectCost(key, n, r.size)
-	x.m.objects--
-	x.changed = true
+	x.forget(key, r, n)
 	if r.size > 0 {
 		x.removed = append(x.removed, removal{key, r.id})
 	}

@@ -59,38 +59,55 @@ func (t *Tiered) Get(key string) (*httpcache.Entry, bool) {
 	if !ok {
 		return nil, false
 	}
-	if e.Tier.Allows(httpcache.TierMemory) && e.BodySize() <= maxPromote {
-		select {
-		case t.promote <- promotion{key, e}:
-		default: // busy: this hit is served from disk, a later one promotes
-		}
-	}
+	t.offerPromotion(key, e)
 	return e, true
+}
+
+// offerPromotion queues a disk entry's copy into memory, if its Tier and
+// size allow.
+func (t *Tiered) offerPromotion(key string, e *httpcache.Entry) {
+	if !e.Tier.Allows(httpcache.TierMemory) || e.BodySize() > maxPromote {
+		return
+	}
+	select {
+	case t.promote <- promotion{key, e}:
+	default: // busy: this hit is served from disk, a later one promotes
+	}
 }
 
 // Set stores e in every tier its Tier allows and reports whether one kept it.
 func (t *Tiered) Set(key string, e *httpcache.Entry, ttl time.Duration) bool {
+	if e.File != nil {
+		return t.setRefreshed(key, e, ttl)
+	}
 	kept := false
 	if e.Tier.Allows(httpcache.TierMemory) || t.disk == nil {
 		kept = t.mem.Set(key, e, ttl)
 	}
 	if t.disk != nil && e.Tier.Allows(httpcache.TierDisk) {
-		de := e
-		if e.Body == nil && e.File != nil {
-			// A disk entry refreshed by a revalidation: rewrite it with
-			// its body read back.
-			b, err := readFileBody(e.File)
-			if err != nil {
-				t.log.Warn("store: rereading a body for a refreshed entry failed", "err", err)
-				return kept
-			}
-			cp := *e
-			cp.Body, cp.File = b, nil
-			de = &cp
-		}
-		kept = t.disk.Set(key, de, ttl) || kept
+		kept = t.disk.Set(key, e, ttl) || kept
 	}
 	return kept
+}
+
+// setRefreshed stores an entry whose body is a disk file: one the disk
+// tier gave, refreshed by a revalidation. The disk tier updates the
+// record's metadata and keeps the file, which neither tier rewrites or
+// removes, so whoever holds e.File (the revalidation serving it, too) can
+// still open it. Only once the disk holds e may memory point at its file;
+// if the disk no longer names that file (the key was replaced, deleted or
+// evicted since), e is stored nowhere and memory drops its older copy.
+func (t *Tiered) setRefreshed(key string, e *httpcache.Entry, ttl time.Duration) bool {
+	if t.disk == nil || !t.disk.Set(key, e, ttl) {
+		t.log.Debug("store: a refreshed entry's body is no longer stored", "key", key)
+		return false
+	}
+	if e.Tier.Allows(httpcache.TierMemory) {
+		// A copy promoted before the revalidation has the old metadata.
+		t.mem.Delete(key)
+		t.offerPromotion(key, e)
+	}
+	return true
 }
 
 // Delete removes key from both tiers.
