@@ -102,13 +102,10 @@ func (h *Handler) serveHandoff(w http.ResponseWriter, r *http.Request, ho *hando
 		resp.Body.Close()
 		return outcome{}, false
 	case r.Method == http.MethodHead && sp.total >= 0, sp.whole():
-		// The whole representation (multiple ranges may be answered with
-		// it, RFC 9110 §14.2), or its header for a HEAD.
+		// The whole representation (a 200 of unknown length is whole
+		// too; several ranges may be answered with it, RFC 9110 §14.2),
+		// or its header for a HEAD.
 		wholeResponse(resp, sp)
-		return h.servePassResponse(w, r, resp, status, resultMiss), true
-	case resp.StatusCode == http.StatusOK:
-		// Of unknown length: a range cannot be cut from it, and the whole
-		// answers a ranged request too.
 		return h.servePassResponse(w, r, resp, status, resultMiss), true
 	}
 	resp.Body.Close()
