@@ -58,6 +58,13 @@ func startFleetProto(t *testing.T, originURL string, shields, edges int, proto s
 	}
 	f := &fleet{top: top, nodes: map[string]*edge.Node{}, cancel: map[string]context.CancelFunc{}, done: map[string]chan error{}}
 	t.Cleanup(func() {
+		// Edges first: a shield stopping while an edge still holds
+		// connections to it waits for them (a second for h2c's GOAWAY).
+		for name := range f.nodes {
+			if strings.HasPrefix(name, "edge-") {
+				f.stop(name)
+			}
+		}
 		for name := range f.nodes {
 			f.stop(name)
 		}

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tern-cdn/tern/edge"
 )
 
 // The stress test sends a mix of requests from many concurrent clients
@@ -49,16 +51,8 @@ func stressBody(path string, size int) []byte {
 // http.ServeContent (ranges honoured), odd ones written whole (ranges
 // ignored), as origins do both. It counts requests per kind.
 type stressOrigin struct {
-	*httptest.Server
 	mu     sync.Mutex
 	byKind map[string]int
-}
-
-func newStressOrigin(t *testing.T) *stressOrigin {
-	o := &stressOrigin{byKind: map[string]int{}}
-	o.Server = httptest.NewServer(http.HandlerFunc(o.serve))
-	t.Cleanup(o.Close)
-	return o
 }
 
 func (o *stressOrigin) serve(w http.ResponseWriter, r *http.Request) {
@@ -205,60 +199,71 @@ func (q stressRequest) check(ctx context.Context, c *http.Client, base string) e
 	return nil
 }
 
-// TestStressThroughShield runs 200 concurrent clients, four requests each,
-// through edge → shield → origin over h2c and over HTTP/1.1 between the
-// tiers.
-func TestStressThroughShield(t *testing.T) {
+// TestStress runs 200 concurrent clients, three requests each, through an
+// edge in front of the origin, and through edge → shield → origin over h2c
+// and over HTTP/1.1 between the tiers.
+func TestStress(t *testing.T) {
+	t.Run("edge", func(t *testing.T) {
+		o := &stressOrigin{byKind: map[string]int{}}
+		hs := newHarness(t, o.serve, func(c *edge.Config) { c.SliceSize = 1 << 20 })
+		runStress(t, o, hs.edge.URL)
+	})
 	for _, proto := range []string{"h2c", "http/1.1"} {
-		t.Run(strings.ReplaceAll(proto, "/", ""), func(t *testing.T) {
-			origin := newStressOrigin(t)
-			f := startFleetProto(t, origin.URL, 2, 1, proto)
-			base := "http://" + f.nodes["edge-1"].Listen
-			tr := &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 256}
-			defer tr.CloseIdleConnections()
-			client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-
-			const clients, perClient = 200, 4
-			var (
-				unique  atomic.Int64
-				mu      sync.Mutex
-				errs    []string
-				passReq = map[string]int{}
-				wg      sync.WaitGroup
-			)
-			for i := range clients {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					rnd := rand.New(rand.NewPCG(uint64(i), 42))
-					for range perClient {
-						q := pickStressRequest(rnd, &unique)
-						err := q.check(t.Context(), client, base)
-						mu.Lock()
-						if q.kind != "cache" {
-							passReq[q.kind]++
-						}
-						if err != nil {
-							errs = append(errs, fmt.Sprintf("%s %s %q: %v", q.method, q.path, q.rng, err))
-						}
-						mu.Unlock()
-					}
-				}()
-			}
-			wg.Wait()
-			for i, e := range errs {
-				if i == 20 {
-					t.Errorf("... and %d more", len(errs)-i)
-					break
-				}
-				t.Error(e)
-			}
-			for _, kind := range stressKinds[1:] {
-				if got, want := origin.requests(kind), passReq[kind]; got != want {
-					t.Errorf("%s: %d origin requests for %d client requests", kind, got, want)
-				}
-			}
-			t.Logf("%d requests, %d failed; origin requests for cacheable objects: %d", clients*perClient, len(errs), origin.requests("cache"))
+		t.Run("shield-"+strings.ReplaceAll(proto, "/", ""), func(t *testing.T) {
+			o := &stressOrigin{byKind: map[string]int{}}
+			srv := httptest.NewServer(http.HandlerFunc(o.serve))
+			t.Cleanup(srv.Close)
+			f := startFleetProto(t, srv.URL, 2, 1, proto)
+			runStress(t, o, "http://"+f.nodes["edge-1"].Listen)
 		})
 	}
+}
+
+func runStress(t *testing.T, o *stressOrigin, base string) {
+	tr := &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 256}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+
+	start := time.Now()
+	const clients, perClient = 200, 3
+	var (
+		unique  atomic.Int64
+		mu      sync.Mutex
+		errs    []string
+		passReq = map[string]int{}
+		wg      sync.WaitGroup
+	)
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rnd := rand.New(rand.NewPCG(uint64(i), 42))
+			for range perClient {
+				q := pickStressRequest(rnd, &unique)
+				err := q.check(t.Context(), client, base)
+				mu.Lock()
+				if q.kind != "cache" {
+					passReq[q.kind]++
+				}
+				if err != nil {
+					errs = append(errs, fmt.Sprintf("%s %s %q: %v", q.method, q.path, q.rng, err))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	for i, e := range errs {
+		if i == 20 {
+			t.Errorf("... and %d more", len(errs)-i)
+			break
+		}
+		t.Error(e)
+	}
+	for _, kind := range stressKinds[1:] {
+		if got, want := o.requests(kind), passReq[kind]; got != want {
+			t.Errorf("%s: %d origin requests for %d client requests", kind, got, want)
+		}
+	}
+	t.Logf("%d requests in %v, %d failed; origin requests for cacheable objects: %d", clients*perClient, time.Since(start).Round(time.Millisecond), len(errs), o.requests("cache"))
 }
