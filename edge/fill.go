@@ -41,20 +41,14 @@ func (h *Handler) serveFill(w http.ResponseWriter, r *http.Request, s *Site, pri
 	if f.pass {
 		if created {
 			select {
-			case resp := <-f.handoff:
-				if resp == nil {
-					break // nothing the creator can use as it is
+			case ho := <-f.handoff:
+				status := f.status
+				if f.upstreamStatus != "" {
+					status = f.upstreamStatus + ", " + status
 				}
-				if r.Header.Get("Range") == "" {
-					status := f.status
-					if f.upstreamStatus != "" {
-						status = f.upstreamStatus + ", " + status
-					}
-					return h.servePassResponse(w, r, resp, status, resultMiss)
+				if o, ok := h.serveHandoff(w, r, ho, status); ok {
+					return o
 				}
-				// The fill fetched the whole body; a range is cheaper
-				// asked for on its own.
-				resp.Body.Close()
 			case <-ctx.Done():
 				return outcome{result: resultPass, code: 499}
 			}
@@ -147,9 +141,16 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 		}
 	}
 	ctx, cancelTotal := context.WithTimeout(h.ctx, h.cfg.UpstreamTotalTimeout)
-	defer cancelTotal()
 	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	// A response handed to the fill's creator is read after fill returns:
+	// the creator then ends the upstream request (see handoff).
+	release := func() { cancel(nil); cancelTotal() }
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			release()
+		}
+	}()
 
 	req := h.upstreamRequest(ctx, fr.r, fr.site, kindFill)
 	if fr.noCache {
@@ -193,7 +194,6 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 			return
 		}
 	}
-	handedOff := false
 	defer func() {
 		if !handedOff {
 			resp.Body.Close()
@@ -247,15 +247,10 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 		f.status = h.name + "; fwd=" + fwd + "; detail=" + reason
 		h.store.Set(fr.primary, &httpcache.Entry{HitForPass: true, Header: http.Header{}}, h.cfg.HitForPass)
 		h.settle(f)
-		if part.partial {
-			// One slice of the object is no answer to the creator's
-			// request: it fetches on its own.
-			close(f.handoff)
-			return
-		}
 		select {
-		case f.handoff <- resp:
-			// The creator now owns resp and closes its body.
+		case f.handoff <- &handoff{resp: resp, release: release}:
+			// The creator now owns resp: it closes its body and
+			// releases the upstream request.
 			handedOff = true
 		case <-f.creatorGone:
 		}

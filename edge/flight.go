@@ -42,7 +42,7 @@ type flight struct {
 	// pass says the response may not be shared: the request that started
 	// the flight receives it through handoff; the others fetch alone.
 	pass    bool
-	handoff chan *http.Response
+	handoff chan *handoff
 	// creatorGone is closed when the request that started the flight has
 	// gone, so a handoff nobody takes is closed, not leaked.
 	creatorGone <-chan struct{}
@@ -59,7 +59,7 @@ func newFlight(key string, reqHeader http.Header, creatorGone <-chan struct{}) *
 		key:         key,
 		reqHeader:   reqHeader,
 		ready:       make(chan struct{}),
-		handoff:     make(chan *http.Response),
+		handoff:     make(chan *handoff),
 		creatorGone: creatorGone,
 		grew:        make(chan struct{}),
 		size:        -1,

@@ -71,6 +71,10 @@ func (h *Handler) servePassResponse(w http.ResponseWriter, r *http.Request, resp
 	}
 	n, err := copyFlushing(w, resp.Body)
 	o.bytes = n
+	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
+		// Never end a body short of its Content-Length as if it were whole.
+		err = io.ErrUnexpectedEOF
+	}
 	if err != nil {
 		return abortOrGone(o, err)
 	}

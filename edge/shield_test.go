@@ -29,6 +29,13 @@ type fleet struct {
 // kernel, in front of originURL.
 func startFleet(t *testing.T, originURL string, shields, edges int) *fleet {
 	t.Helper()
+	return startFleetProto(t, originURL, shields, edges, "")
+}
+
+// startFleetProto is startFleet with the edges speaking proto to their
+// shields ("h2c", "http/1.1"; "": the default).
+func startFleetProto(t *testing.T, originURL string, shields, edges int, proto string) *fleet {
+	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "sites:\n  - name: test\n    hosts: [www.cdn.test]\n    origin: %s\ndatacenters:\n", originURL)
 	for i := 0; i < max(shields, edges); i++ {
@@ -40,13 +47,24 @@ func startFleet(t *testing.T, originURL string, shields, edges int) *fleet {
 			fmt.Fprintf(&b, "    edges:\n      - name: edge-%d\n        listen: 127.0.%d.1:0\n        admin: 127.0.%d.1:0\n", i+1, i+1, i+1)
 		}
 	}
-	b.WriteString("upstream:\n  health:\n    interval: 100ms\n    rise: 1\n    fall: 1\n    max_fails: 1\n    fail_backoff: 200ms\n")
+	b.WriteString("upstream:\n")
+	if proto != "" {
+		fmt.Fprintf(&b, "  shield_protocol: %s\n", proto)
+	}
+	b.WriteString("  health:\n    interval: 100ms\n    rise: 1\n    fall: 1\n    max_fails: 1\n    fail_backoff: 200ms\n")
 	top, err := configs.Parse("fleet.yaml", []byte(b.String()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := &fleet{top: top, nodes: map[string]*edge.Node{}, cancel: map[string]context.CancelFunc{}, done: map[string]chan error{}}
 	t.Cleanup(func() {
+		// Edges first: a shield stopping while an edge still holds
+		// connections to it waits for them (a second for h2c's GOAWAY).
+		for name := range f.nodes {
+			if strings.HasPrefix(name, "edge-") {
+				f.stop(name)
+			}
+		}
 		for name := range f.nodes {
 			f.stop(name)
 		}
