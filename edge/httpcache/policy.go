@@ -137,7 +137,11 @@ func (p Policy) Decide(reqHeader http.Header, status int, h http.Header, respons
 		d.StaleWhileRevalidate = orDefault(cc.StaleWhileRevalidate, p.StaleWhileRevalidate)
 		d.StaleIfError = orDefault(cc.StaleIfError, p.StaleIfError)
 	}
-	if d.Lifetime <= 0 && d.StaleWhileRevalidate <= 0 && d.StaleIfError <= 0 &&
+	// A response that is never fresh and cannot be revalidated is worth
+	// keeping only for a stale window its origin asked for: the fleet-wide
+	// stale-if-error default alone would store (and rewrite) it on every
+	// request.
+	if d.Lifetime <= 0 && d.StaleWhileRevalidate <= 0 && cc.StaleIfError <= 0 &&
 		h.Get("ETag") == "" && h.Get("Last-Modified") == "" {
 		return Decision{Reason: "stale-no-validator"}
 	}
