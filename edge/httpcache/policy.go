@@ -61,13 +61,23 @@ func heuristicStatus(code int) bool {
 
 // ResponseDirectives returns the directives that govern this cache's use
 // of a response: the first targeted field that holds a directive, else
-// Cache-Control. targeted reports which one applied.
+// Cache-Control. targeted reports which one applied. CDN-Cache-Control is
+// a Structured Field (RFC 9213 §2.1): one that is empty, does not parse,
+// or has a directive of the wrong type is ignored as a whole.
+// Surrogate-Control predates Structured Fields and is read with the
+// Cache-Control syntax.
 func ResponseDirectives(h http.Header) (d Directives, targeted bool) {
 	for _, f := range TargetedFields {
-		if v := h[f]; len(v) > 0 {
-			if d := ParseCacheControl(v); d.Present() {
+		v := h[f]
+		if len(v) == 0 {
+			continue
+		}
+		if f == "Cdn-Cache-Control" {
+			if d, ok := ParseCDNCacheControl(v); ok {
 				return d, true
 			}
+		} else if d := ParseCacheControl(v); d.Present() {
+			return d, true
 		}
 	}
 	return ParseCacheControl(h["Cache-Control"]), false
