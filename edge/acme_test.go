@@ -33,10 +33,7 @@ import (
 // validator looking up a site host reaches the edge on loopback.
 func startLoopbackDNS(t *testing.T) string {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc, ln := listenUDPAndTCP(t)
 	mux := dns.NewServeMux()
 	mux.HandleFunc(".", func(w dns.ResponseWriter, r *dns.Msg) {
 		m := new(dns.Msg)
@@ -49,11 +46,6 @@ func startLoopbackDNS(t *testing.T) string {
 		}
 		w.WriteMsg(m)
 	})
-	// The validator's resolver may use TCP: serve both on one port.
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: mux}, {Listener: ln, Handler: mux}} {
 		started := make(chan struct{})
 		srv.NotifyStartedFunc = func() { close(started) }
@@ -62,6 +54,31 @@ func startLoopbackDNS(t *testing.T) string {
 		t.Cleanup(func() { srv.Shutdown() })
 	}
 	return pc.LocalAddr().String()
+}
+
+// listenUDPAndTCP binds UDP and TCP on one loopback port, as a resolver
+// that may fall back to TCP needs. The kernel picks the UDP port; the TCP
+// port of that number may be taken by anyone (another test's listener or
+// an outgoing connection), so a failed TCP bind starts over with a new
+// pair instead of failing the test. Both sockets stay bound: nothing is
+// reserved and bound later.
+func listenUDPAndTCP(t *testing.T) (net.PacketConn, net.Listener) {
+	t.Helper()
+	var lastErr error
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln
+		}
+		pc.Close()
+		lastErr = err
+	}
+	t.Fatalf("no loopback port free for both UDP and TCP in 20 tries: %v", lastErr)
+	return nil, nil
 }
 
 // pebble is an ACME CA in process.
@@ -192,9 +209,6 @@ func TestACMEWithPebble(t *testing.T) {
 				}
 			}
 
-			tlsTo := func(name string) (*tls.Conn, error) {
-				return tls.Dial("tcp", "127.0.0.1:"+strconv.Itoa(tlsPort), &tls.Config{RootCAs: p.roots, ServerName: name})
-			}
 			client := &http.Client{Transport: &http.Transport{
 				TLSClientConfig: &tls.Config{RootCAs: p.roots, ServerName: "www.cdn.test"},
 				DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
@@ -232,10 +246,7 @@ func TestACMEWithPebble(t *testing.T) {
 			}
 			// An unconfigured name: the handshake fails, no order is placed.
 			before := p.orders.Load()
-			if c, err := tlsTo("evil.example"); err == nil {
-				c.Close()
-				t.Error("a certificate was served for an unconfigured name")
-			}
+			expectUnrecognizedName(t, "127.0.0.1:"+strconv.Itoa(tlsPort), p.roots, "evil.example")
 			time.Sleep(100 * time.Millisecond)
 			if got := p.orders.Load(); got != before {
 				t.Errorf("orders after an unknown SNI: %d, want %d", got, before)

@@ -96,7 +96,11 @@ func newCertificates(t *configs.Topology, dataDir string, httpPort, tlsPort int,
 	return c, nil
 }
 
-// GetCertificate is tls.Config.GetCertificate.
+// GetCertificate is tls.Config.GetCertificate. A name it has no
+// certificate for gets (nil, nil): crypto/tls then finds no certificate in
+// the config (which must have none) and sends the alert unrecognized_name
+// (RFC 6066 §3), over TCP and QUIC alike, whereas any error returned here
+// would be sent as internal_error.
 func (c *certificates) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	// quic-go hands GetCertificate a stand-in connection with UDP addresses.
 	proto := "tcp"
@@ -110,17 +114,17 @@ func (c *certificates) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certific
 		return fc.Certificate(), nil
 	}
 	if c.acme != nil {
-		if cert, err := c.acme.GetCertificate(hello); err == nil {
+		if cert, err := c.acme.GetCertificate(hello); err == nil && cert != nil {
 			c.handshakes.WithLabelValues(proto, "acme").Inc()
 			return cert, nil
 		}
 	}
 	if c.ca != nil {
-		if cert, err := c.ca.GetCertificate(hello); err == nil {
+		if cert, err := c.ca.GetCertificate(hello); err == nil && cert != nil {
 			c.handshakes.WithLabelValues(proto, "local-ca").Inc()
 			return cert, nil
 		}
 	}
 	c.handshakes.WithLabelValues(proto, "unknown-name").Inc()
-	return nil, fmt.Errorf("no certificate for %q", hello.ServerName)
+	return nil, nil
 }

@@ -151,12 +151,14 @@ func (ca *LocalCA) RootPath() string { return filepath.Join(ca.dir, "root.crt") 
 func (ca *LocalCA) Root() *x509.Certificate { return ca.root }
 
 // GetCertificate is tls.Config.GetCertificate: a certificate for the SNI
-// name when it is one of the CA's hosts, and a failed handshake otherwise
-// (no SNI, or a name Tern does not serve).
+// name when it is one of the CA's hosts, and none (nil, nil) otherwise (no
+// SNI, or a name Tern does not serve), so that crypto/tls, finding no
+// certificate in a config that has none, fails the handshake with the
+// alert unrecognized_name rather than internal_error.
 func (ca *LocalCA) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	name := normalizeHost(hello.ServerName)
 	if name == "" || !ca.hosts[name] {
-		return nil, fmt.Errorf("no certificate for %q", hello.ServerName)
+		return nil, nil
 	}
 	ca.mu.Lock()
 	defer ca.mu.Unlock()

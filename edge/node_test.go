@@ -322,3 +322,39 @@ func TestSiteMinTLSVersion(t *testing.T) {
 		t.Errorf("version %x, protocol %q", st.Version, st.NegotiatedProtocol)
 	}
 }
+
+// TestNodeUnknownSNIRefused: a node's certificates (files, ACME, local CA)
+// refuse a name no site has, and no name, with unrecognized_name over TCP
+// and QUIC.
+func TestNodeUnknownSNIRefused(t *testing.T) {
+	top, err := configs.Demo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := top.Lookup("eu-west-1")
+	ref.Node.Listen, _ = configs.ParseAddr("127.0.1.1:0")
+	ref.Node.Admin, _ = configs.ParseAddr("127.0.1.1:0")
+	ref.Node.TLSListen, _ = configs.ParseAddr("127.0.1.1:0")
+	n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	pem, _ := os.ReadFile(n.CARoot)
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	for _, name := range []string{"evil.example", ""} {
+		expectUnrecognizedName(t, n.TLSListen, roots, name)
+	}
+	c, err := tls.Dial("tcp", n.TLSListen, &tls.Config{RootCAs: roots, ServerName: "www.cdn.test"})
+	if err != nil {
+		t.Fatalf("a configured name: %v", err)
+	}
+	c.Close()
+	if got := metricLine(t, n.Admin, `tern_edge_tls_handshakes_total{protocol="quic",result="unknown-name"}`); !strings.HasSuffix(got, " 2") {
+		t.Errorf("QUIC unknown-name handshakes: %q, want 2", got)
+	}
+}

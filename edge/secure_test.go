@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -121,17 +122,45 @@ func TestThreeTransportsSameAnswers(t *testing.T) {
 	}
 }
 
+// TestUnknownSNIRefused: a name the edge does not serve, or no name, fails
+// the handshake with the alert unrecognized_name (RFC 6066 §3), over TCP
+// and over QUIC, not internal_error.
 func TestUnknownSNIRefused(t *testing.T) {
 	hs := newHarness(t, fixed("x"))
 	addr, roots := startSecure(t, hs)
 	for _, name := range []string{"evil.example", ""} {
-		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, ServerName: name, InsecureSkipVerify: name == ""})
-		if err == nil {
-			conn.Close()
-			t.Errorf("handshake for SNI %q succeeded", name)
-		}
+		expectUnrecognizedName(t, addr, roots, name)
 	}
 	hs.expectHits(0)
+}
+
+// expectUnrecognizedName checks that a handshake for SNI name at addr
+// fails with the alert unrecognized_name (112), over TCP and over QUIC,
+// where it is the transport error CRYPTO_ERROR 0x100+112.
+func expectUnrecognizedName(t *testing.T, addr string, roots *x509.CertPool, name string) {
+	t.Helper()
+	conf := &tls.Config{RootCAs: roots, ServerName: name, InsecureSkipVerify: name == ""}
+	conn, err := tls.Dial("tcp", addr, conf)
+	if err == nil {
+		conn.Close()
+		t.Errorf("tcp: handshake for SNI %q succeeded", name)
+	} else if got := err.Error(); got != "remote error: tls: unrecognized name" {
+		t.Errorf("tcp: handshake for SNI %q: %q, want the alert unrecognized name", name, got)
+	}
+	qconf := conf.Clone()
+	qconf.NextProtos = []string{http3.NextProtoH3}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	qc, err := quic.DialAddr(ctx, addr, qconf, nil)
+	if err == nil {
+		qc.CloseWithError(0, "")
+		t.Errorf("quic: handshake for SNI %q succeeded", name)
+		return
+	}
+	var te *quic.TransportError
+	if !errors.As(err, &te) || !te.Remote || te.ErrorCode != 0x100+112 {
+		t.Errorf("quic: handshake for SNI %q: %v, want the remote CRYPTO_ERROR 0x170 (unrecognized name)", name, err)
+	}
 }
 
 func TestLocalCASharedByNodes(t *testing.T) {

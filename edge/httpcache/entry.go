@@ -116,10 +116,10 @@ func NewEntry(status int, h http.Header, body []byte, d Decision, requestTime, r
 		Vary:                 ParseVary(h),
 		SurrogateKeys:        strings.Fields(h.Get("Surrogate-Key")),
 	}
-	if lm, err := http.ParseTime(h.Get("Last-Modified")); err == nil {
+	if lm, ok := ParseHTTPDate(h.Get("Last-Modified"), responseTime); ok {
 		e.LastModified = lm
 	}
-	if d, err := http.ParseTime(h.Get("Date")); err == nil {
+	if d, ok := ParseHTTPDate(h.Get("Date"), responseTime); ok {
 		e.Date = d
 	}
 	// Age is computed per request; the stored copy must not carry the

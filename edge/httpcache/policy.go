@@ -61,13 +61,23 @@ func heuristicStatus(code int) bool {
 
 // ResponseDirectives returns the directives that govern this cache's use
 // of a response: the first targeted field that holds a directive, else
-// Cache-Control. targeted reports which one applied.
+// Cache-Control. targeted reports which one applied. CDN-Cache-Control is
+// a Structured Field (RFC 9213 §2.1): one that is empty, does not parse,
+// or has a directive of the wrong type is ignored as a whole.
+// Surrogate-Control predates Structured Fields and is read with the
+// Cache-Control syntax.
 func ResponseDirectives(h http.Header) (d Directives, targeted bool) {
 	for _, f := range TargetedFields {
-		if v := h[f]; len(v) > 0 {
-			if d := ParseCacheControl(v); d.Present() {
+		v := h[f]
+		if len(v) == 0 {
+			continue
+		}
+		if f == "Cdn-Cache-Control" {
+			if d, ok := ParseCDNCacheControl(v); ok {
 				return d, true
 			}
+		} else if d := ParseCacheControl(v); d.Present() {
+			return d, true
 		}
 	}
 	return ParseCacheControl(h["Cache-Control"]), false
@@ -107,7 +117,7 @@ func (p Policy) Decide(reqHeader http.Header, status int, h http.Header, respons
 	}
 
 	date := responseTime
-	if t, err := http.ParseTime(h.Get("Date")); err == nil {
+	if t, ok := ParseHTTPDate(h.Get("Date"), responseTime); ok {
 		date = t
 	}
 	explicit := true
@@ -117,10 +127,7 @@ func (p Policy) Decide(reqHeader http.Header, status int, h http.Header, respons
 	case cc.MaxAge >= 0:
 		d.Lifetime = cc.MaxAge
 	case !targeted && len(h["Expires"]) > 0:
-		// An invalid Expires (such as "0") means already expired.
-		if t, err := http.ParseTime(h.Get("Expires")); err == nil && t.After(date) {
-			d.Lifetime = t.Sub(date)
-		}
+		d.Lifetime = expiresLifetime(h["Expires"], date, responseTime)
 	default:
 		explicit = false
 	}
@@ -128,7 +135,7 @@ func (p Policy) Decide(reqHeader http.Header, status int, h http.Header, respons
 		if !heuristicStatus(status) && !cc.Public {
 			return Decision{Reason: "no-freshness"}
 		}
-		d.Lifetime = p.heuristic(h, date)
+		d.Lifetime = p.heuristic(h, date, responseTime)
 	}
 
 	d.MustRevalidate = cc.MustRevalidate || cc.ProxyRevalidate || cc.SMaxAge >= 0
@@ -148,9 +155,23 @@ func (p Policy) Decide(reqHeader http.Header, status int, h http.Header, respons
 	return d
 }
 
-func (p Policy) heuristic(h http.Header, date time.Time) time.Duration {
-	lm, err := http.ParseTime(h.Get("Last-Modified"))
-	if err != nil || !lm.Before(date) || p.HeuristicFraction <= 0 {
+// expiresLifetime is the freshness an Expires field gives (RFC 9111
+// §5.3): one HTTP-date, counted from date. Anything else, an invalid date
+// ("0"), several field lines or a list, means already expired.
+func expiresLifetime(lines []string, date, now time.Time) time.Duration {
+	if len(lines) != 1 {
+		return 0
+	}
+	t, ok := ParseHTTPDate(lines[0], now)
+	if !ok || !t.After(date) {
+		return 0
+	}
+	return t.Sub(date)
+}
+
+func (p Policy) heuristic(h http.Header, date, now time.Time) time.Duration {
+	lm, ok := ParseHTTPDate(h.Get("Last-Modified"), now)
+	if !ok || !lm.Before(date) || p.HeuristicFraction <= 0 {
 		return p.DefaultTTL
 	}
 	f := time.Duration(float64(date.Sub(lm)) * p.HeuristicFraction)
@@ -172,14 +193,31 @@ func orDefault(d, def time.Duration) time.Duration {
 // request took.
 func InitialAge(h http.Header, requestTime, responseTime time.Time) time.Duration {
 	apparent := time.Duration(0)
-	if date, err := http.ParseTime(h.Get("Date")); err == nil && responseTime.After(date) {
+	if date, ok := ParseHTTPDate(h.Get("Date"), responseTime); ok && responseTime.After(date) {
 		apparent = responseTime.Sub(date)
 	}
-	// Age is delta-seconds: anything invalid is 0, anything huge 2^31 s.
-	ageValue := parseDelta(strings.TrimSpace(h.Get("Age")))
+	ageValue := parseAge(h["Age"])
 	delay := responseTime.Sub(requestTime)
 	if delay < 0 {
 		delay = 0
 	}
 	return max(apparent, ageValue+delay)
+}
+
+// parseAge reads an Age field (RFC 9111 §5.1). Age is a singleton, but a
+// sender that combined two (or a proxy that appended its own) sends a
+// list: the first member counts, and empty members are skipped (RFC 9110
+// §5.6.1). The value is delta-seconds: anything invalid is 0, anything
+// huge 2^31 s.
+func parseAge(lines []string) time.Duration {
+	for _, line := range lines {
+		for line != "" {
+			var member string
+			member, line, _ = strings.Cut(line, ",")
+			if member = strings.Trim(member, " \t"); member != "" {
+				return parseDelta(member)
+			}
+		}
+	}
+	return 0
 }
