@@ -56,7 +56,13 @@ wait_answer() {
 	echo "$(((($(date +%s%N) - start) / 1000000))) ms"
 }
 
-wait_answer 198.51.100.7/24 127.0.2.1 10 >/dev/null # all edges seen up
+# every edge checked and usable: a dns node that starts before its edges
+# sees them down first (and answers fail open until they are up)
+for _ in $(seq 1 100); do
+	[ "$(curl -fsS http://127.0.0.1:9103/status | grep -c '"usable": true')" = 3 ] && break
+	sleep 0.1
+done
+wait_answer 198.51.100.7/24 127.0.2.1 10 >/dev/null
 expect 198.51.100.7/24 127.0.2.1
 expect 203.0.113.9/24 127.0.3.1
 expect 192.0.2.1/24 127.0.1.1
