@@ -2,7 +2,9 @@ package edge_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -15,7 +17,7 @@ import (
 // shield in front of it: the client talks to front.
 type tiers struct {
 	origin *harness // the harness whose edge is the shield (or the only tier)
-	front  func(t *testing.T, path string, hdr ...string) (*http.Response, string)
+	front  *httptest.Server
 }
 
 // startTiers runs n (1 or 2) cache tiers in front of an origin running fn;
@@ -24,18 +26,37 @@ func startTiers(t *testing.T, n int, fn http.HandlerFunc, opts ...func(*edge.Con
 	t.Helper()
 	if n == 1 {
 		hs := newHarness(t, fn, opts...)
-		return tiers{origin: hs, front: func(t *testing.T, path string, hdr ...string) (*http.Response, string) {
-			t.Helper()
-			return edgeGet(t, hs.edge, path, hdr...)
-		}}
+		return tiers{origin: hs, front: hs.edge}
 	}
 	shieldOpts := append([]func(*edge.Config){func(c *edge.Config) { c.ClientFacing = false; c.Node = "shield" }}, opts...)
 	shield := newHarness(t, fn, shieldOpts...)
-	e := edgeBehind(t, shield, "edge-a", opts...)
-	return tiers{origin: shield, front: func(t *testing.T, path string, hdr ...string) (*http.Response, string) {
-		t.Helper()
-		return edgeGet(t, e, path, hdr...)
-	}}
+	return tiers{origin: shield, front: edgeBehind(t, shield, "edge-a", opts...)}
+}
+
+// get sends a GET to the front tier; hdr is pairs of names and values.
+func (ts tiers) get(t *testing.T, path string, hdr ...string) (*http.Response, string) {
+	t.Helper()
+	return edgeGet(t, ts.front, path, hdr...)
+}
+
+// do sends a request with any method to the front tier.
+func (ts tiers) do(t *testing.T, method, path string, hdr ...string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, ts.front.URL+path, nil)
+	req.Host = "www.cdn.test"
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Add(hdr[i], hdr[i+1])
+	}
+	tr := ts.front.Client().Transport.(*http.Transport).Clone()
+	tr.DisableCompression = true
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
 }
 
 // etagged is an origin of one object with validator "a" that answers a
@@ -73,9 +94,9 @@ func TestRequestDirectivesHoldThroughTiers(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(fmt.Sprintf("%s/%d-tiers", tt.name, n), func(t *testing.T) {
 				ts := startTiers(t, n, fixed("x", "Cache-Control", "max-age=600"))
-				ts.front(t, "/x")
+				ts.get(t, "/x")
 				ts.origin.clock.Advance(100 * time.Second)
-				resp, body := ts.front(t, "/x", tt.req...)
+				resp, body := ts.get(t, "/x", tt.req...)
 				if resp.StatusCode != 200 || body != "x" {
 					t.Fatalf("%d %q", resp.StatusCode, body)
 				}
@@ -97,17 +118,17 @@ func TestNoCacheOnFreshEntryIsFwdRequest(t *testing.T) {
 	}
 	for n, status := range want {
 		ts := startTiers(t, n, etagged)
-		ts.front(t, "/x")
+		ts.get(t, "/x")
 		for _, req := range [][]string{{"Cache-Control", "no-cache"}, {"Cache-Control", "max-age=5"}, {"Cache-Control", "min-fresh=595"}} {
 			ts.origin.clock.Advance(10 * time.Second)
-			resp, body := ts.front(t, "/x", req...)
+			resp, body := ts.get(t, "/x", req...)
 			if resp.StatusCode != 200 || body != "x" || resp.Header.Get("Cache-Status") != status {
 				t.Errorf("%d tiers, %v: %d %q, Cache-Status %q, want %q", n, req, resp.StatusCode, body, resp.Header.Get("Cache-Status"), status)
 			}
 		}
 		// Stale, it is fwd=stale as before.
 		ts.origin.clock.Advance(time.Hour)
-		resp, _ := ts.front(t, "/x", "Cache-Control", "no-cache")
+		resp, _ := ts.get(t, "/x", "Cache-Control", "no-cache")
 		if got := resp.Header.Get("Cache-Status"); !strings.HasSuffix(got, "; fwd=stale; fwd-status=304; stored") {
 			t.Errorf("%d tiers, stale: Cache-Status %q", n, got)
 		}
@@ -122,13 +143,13 @@ func TestIgnoreRequestDirectives(t *testing.T) {
 	ignore := func(c *edge.Config) { c.Sites[0].Policy.IgnoreRequestDirectives = true }
 	for _, n := range []int{1, 2} {
 		ts := startTiers(t, n, fixed("x", "Cache-Control", "max-age=600"), ignore)
-		if resp, _ := ts.front(t, "/cold", "Cache-Control", "only-if-cached"); resp.StatusCode != http.StatusGatewayTimeout {
+		if resp, _ := ts.get(t, "/cold", "Cache-Control", "only-if-cached"); resp.StatusCode != http.StatusGatewayTimeout {
 			t.Errorf("%d tiers: only-if-cached miss: %d", n, resp.StatusCode)
 		}
 		ts.origin.expectHits(0)
-		ts.front(t, "/x", "Cache-Control", "no-store")
+		ts.get(t, "/x", "Cache-Control", "no-store")
 		for _, req := range [][]string{{"Cache-Control", "no-cache"}, {"Pragma", "no-cache"}, {"Cache-Control", "max-age=0"}, {"Cache-Control", "min-fresh=9999"}} {
-			resp, body := ts.front(t, "/x", req...)
+			resp, body := ts.get(t, "/x", req...)
 			if resp.StatusCode != 200 || body != "x" || !strings.Contains(resp.Header.Get("Cache-Status"), "; hit") {
 				t.Errorf("%d tiers, %v: %d %q %q", n, req, resp.StatusCode, body, resp.Header.Get("Cache-Status"))
 			}
@@ -169,7 +190,7 @@ func TestDirectiveFillsCollapse(t *testing.T) {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
-						resp, body := ts.front(t, "/x", hdr...)
+						resp, body := ts.get(t, "/x", hdr...)
 						if resp.StatusCode != 200 || body != "x" {
 							t.Errorf("request %d: %d %q", i, resp.StatusCode, body)
 						}
@@ -196,12 +217,12 @@ func TestDirectiveFillsCollapse(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				ts.front(t, "/x", "Cache-Control", "no-cache")
+				ts.get(t, "/x", "Cache-Control", "no-cache")
 			}()
 			waitFor(t, func() bool { return ts.origin.hits() == 1 })
 			done := make(chan string, 1)
 			go func() {
-				resp, _ := ts.front(t, "/x")
+				resp, _ := ts.get(t, "/x")
 				done <- resp.Header.Get("Cache-Status")
 			}()
 			if n == 1 { // at two tiers the origin count tells
