@@ -24,13 +24,16 @@ type fillRequest struct {
 	// slice is the index of the slice a sliced fill asks for first: the
 	// one holding the first byte the client wants.
 	slice int64
+	// interim relays 1xx responses to the request that started the fill;
+	// nil for background fills.
+	interim *interimWriter
 }
 
 // serveFill answers a request by joining (or starting) the fill for key.
 func (h *Handler) serveFill(w http.ResponseWriter, r *http.Request, s *Site, primary, key string, stale *httpcache.Entry, dirs reqDirectives, depth int) outcome {
 	ctx := r.Context()
 	fr := fillRequest{r: r, site: s, primary: primary, stale: stale, dirs: dirs, forward: dirs.forward(),
-		fwd: fwdReason(stale, h.cfg.Now()), slice: h.firstSlice(r)}
+		fwd: fwdReason(stale, h.cfg.Now()), slice: h.firstSlice(r), interim: h.newInterimWriter(w)}
 	fkey := flightKey(key, fr.forward)
 	f, created := h.flights.join(fkey,
 		func() *flight { return newFlight(key, r.Header, ctx.Done()) },
@@ -43,9 +46,13 @@ func (h *Handler) serveFill(w http.ResponseWriter, r *http.Request, s *Site, pri
 	if !created {
 		h.m.collapsed.Inc()
 	}
+	// Only the request that started the fill gets its 1xx responses: the
+	// others joined at any time, some after the final response.
 	select {
 	case <-f.ready:
+		fr.interim.close()
 	case <-ctx.Done():
+		fr.interim.close()
 		return outcome{result: resultMiss, code: 499}
 	}
 	if f.pass {
@@ -156,6 +163,9 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
+	if fr.interim != nil {
+		ctx = fr.interim.trace(ctx)
+	}
 	req := h.upstreamRequest(ctx, fr.r, fr.site, kindFill)
 	if fr.forward != "" {
 		// The caches upstream apply the test this one applied.
