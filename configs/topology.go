@@ -111,6 +111,13 @@ type SiteCache struct {
 	// Tiers override Tier for the paths they match; the first match wins.
 	// Optional.
 	Tiers []TierRule `yaml:"tiers,omitempty"`
+	// IgnoreRequestDirectives ignores the clients' Cache-Control and Pragma
+	// (no-cache, no-store, max-age, min-fresh, max-stale), so no client can
+	// make the CDN skip its stored copy and load the origin; only
+	// only-if-cached is still obeyed. When false, the directives an edge
+	// honours are forwarded, so the shields honour them too.
+	// Default: false.
+	IgnoreRequestDirectives bool `yaml:"ignore_request_directives,omitempty"`
 }
 
 // TierRule chooses the store tier of the paths it matches (e.g. video only

@@ -53,22 +53,22 @@ func judge(e *httpcache.Entry, req httpcache.Directives, noCache bool, now time.
 // or both. depth counts retries after a Vary mismatch.
 func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request, s *Site, primary string, depth int) outcome {
 	now := h.cfg.Now()
-	reqCC := httpcache.ParseCacheControl(r.Header["Cache-Control"])
-	noCache := reqCC.NoCache || (!reqCC.Present() && hasToken(r.Header["Pragma"], "no-cache"))
+	rd := requestDirectives(r, s)
+	reqCC := rd.cc
 
 	e, key := h.lookup(primary, r.Header)
 	if e != nil && e.HitForPass {
 		return h.pass(w, r, s, primary, "bypass", false)
 	}
 	if e != nil {
-		switch v := judge(e, reqCC, noCache, now); v {
+		switch v := judge(e, reqCC, rd.noCache, now); v {
 		case useFresh, useStale, useStaleAsync:
 			b, err := h.entryBody(r, s, key, e)
 			if err != nil {
 				// Unreadable or corrupt on disk: drop it, fetch it again.
 				h.cfg.Logger.Warn("edge: stored body unreadable", "key", key, "err", err)
 				h.store.Delete(key)
-				return h.serveFill(w, r, s, primary, key, nil, noCache, depth)
+				return h.serveFill(w, r, s, primary, key, nil, rd, depth)
 			}
 			if reqCC.OnlyIfCached && b.kind == bodySlices && !b.slices.allStored() {
 				return h.fail(w, http.StatusGatewayTimeout, "only-if-cached", "only part of the object is stored")
@@ -85,7 +85,7 @@ func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request, s *Site
 		if reqCC.OnlyIfCached {
 			return h.fail(w, http.StatusGatewayTimeout, "only-if-cached", "no fresh stored response")
 		}
-		return h.serveFill(w, r, s, primary, key, e, noCache, depth)
+		return h.serveFill(w, r, s, primary, key, e, rd, depth)
 	}
 	if reqCC.OnlyIfCached {
 		return h.fail(w, http.StatusGatewayTimeout, "only-if-cached", "not in cache")
@@ -94,7 +94,7 @@ func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request, s *Site
 		// Nothing of this exchange may be stored: no shared fill either.
 		return h.pass(w, r, s, primary, "request", false)
 	}
-	return h.serveFill(w, r, s, primary, key, nil, noCache, depth)
+	return h.serveFill(w, r, s, primary, key, nil, rd, depth)
 }
 
 // hitStatus is the Cache-Status of a response served from a stored entry:

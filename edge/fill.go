@@ -17,25 +17,42 @@ type fillRequest struct {
 	site    *Site
 	primary string
 	stale   *httpcache.Entry // the stored entry being revalidated, if any
-	noCache bool             // the client asked for an end-to-end revalidation
+	dirs    reqDirectives    // the request directives the fill honours
+	// forward is the Cache-Control sent upstream (dirs.forward()), and
+	// fwd the Cache-Status fwd of a revalidation of stale.
+	forward, fwd string
 	// slice is the index of the slice a sliced fill asks for first: the
 	// one holding the first byte the client wants.
 	slice int64
+	// interim relays 1xx responses to the request that started the fill;
+	// nil for background fills.
+	interim *interimWriter
 }
 
 // serveFill answers a request by joining (or starting) the fill for key.
-func (h *Handler) serveFill(w http.ResponseWriter, r *http.Request, s *Site, primary, key string, stale *httpcache.Entry, noCache bool, depth int) outcome {
+func (h *Handler) serveFill(w http.ResponseWriter, r *http.Request, s *Site, primary, key string, stale *httpcache.Entry, dirs reqDirectives, depth int) outcome {
 	ctx := r.Context()
-	fr := fillRequest{r: r, site: s, primary: primary, stale: stale, noCache: noCache, slice: h.firstSlice(r)}
-	f, created := h.flights.join(key,
+	fr := fillRequest{r: r, site: s, primary: primary, stale: stale, dirs: dirs, forward: dirs.forward(),
+		fwd: fwdReason(stale, h.cfg.Now()), slice: h.firstSlice(r), interim: h.newInterimWriter(w)}
+	fkey := flightKey(key, fr.forward)
+	f, created := h.flights.join(fkey,
 		func() *flight { return newFlight(key, r.Header, ctx.Done()) },
-		func(f *flight) { h.goSafe(func() { h.fill(f, fr) }) })
+		func(f *flight) {
+			if fkey != key {
+				h.flights.alias(key, f)
+			}
+			h.goSafe(func() { h.fill(f, fr) })
+		})
 	if !created {
 		h.m.collapsed.Inc()
 	}
+	// Only the request that started the fill gets its 1xx responses: the
+	// others joined at any time, some after the final response.
 	select {
 	case <-f.ready:
+		fr.interim.close()
 	case <-ctx.Done():
+		fr.interim.close()
 		return outcome{result: resultMiss, code: 499}
 	}
 	if f.pass {
@@ -107,7 +124,7 @@ func (h *Handler) refresh(r *http.Request, s *Site, primary, key string, stale *
 	}
 	gone := make(chan struct{})
 	close(gone) // nobody takes a handoff
-	fr := fillRequest{r: r, site: s, primary: primary, stale: stale}
+	fr := fillRequest{r: r, site: s, primary: primary, stale: stale, fwd: "stale"}
 	h.flights.join(key,
 		func() *flight { return newFlight(key, r.Header.Clone(), gone) },
 		func(f *flight) {
@@ -132,8 +149,9 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 	// A fill that ended just before this one started may have stored what
 	// this one is for: look again, as groupcache's load does, so a request
 	// that missed the store and then the flight makes no second fetch.
-	if fr.stale == nil && !fr.noCache {
-		if e, key := h.lookup(fr.primary, f.reqHeader); e != nil && key == f.key && !e.HitForPass && !e.VaryMarker {
+	if fr.stale == nil && !fr.dirs.noCache {
+		if e, key := h.lookup(fr.primary, f.reqHeader); e != nil && key == f.key && !e.HitForPass && !e.VaryMarker &&
+			(fr.forward == "" || judge(e, fr.dirs.cc, false, h.cfg.Now()) == useFresh) {
 			f.entry, f.result = e, resultHit
 			f.status = h.name + "; hit; ttl=" + strconv.FormatInt(int64(e.TTL(h.cfg.Now())/time.Second), 10)
 			h.settle(f)
@@ -152,9 +170,13 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 		}
 	}()
 
+	if fr.interim != nil {
+		ctx = fr.interim.trace(ctx)
+	}
 	req := h.upstreamRequest(ctx, fr.r, fr.site, kindFill)
-	if fr.noCache {
-		req.Header.Set("Cache-Control", "no-cache")
+	if fr.forward != "" {
+		// The caches upstream apply the test this one applied.
+		req.Header.Set("Cache-Control", fr.forward)
 	}
 	stale := fr.stale
 	if stale != nil {
@@ -205,7 +227,7 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 		upstreamStatus := h.cleanResponseHeader(resp.Header)
 		e := stale.Revalidated(resp.Header, d, reqTime, respTime)
 		f.entry, f.result, f.upstreamStatus = e, resultRevalidated, upstreamStatus
-		f.status = h.name + "; fwd=stale; fwd-status=304"
+		f.status = h.name + "; fwd=" + fr.fwd + "; fwd-status=304"
 		if d.Store {
 			if _, ok := h.storeEntry(fr.primary, f.reqHeader, e, respTime); ok {
 				f.status += "; stored"
@@ -235,7 +257,7 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 	upstreamStatus := h.cleanResponseHeader(resp.Header)
 	fwd := "miss"
 	if stale != nil {
-		fwd = "stale; fwd-status=" + strconv.Itoa(resp.StatusCode)
+		fwd = fr.fwd + "; fwd-status=" + strconv.Itoa(resp.StatusCode)
 	}
 	f.upstreamStatus = upstreamStatus
 	if !d.Store || (!part.sliced && resp.ContentLength > h.cfg.MaxObjectSize) {

@@ -73,7 +73,8 @@ type flights struct {
 }
 
 // join returns the flight for key, starting one with start if none runs.
-// created reports whether the caller's request started it.
+// created reports whether the caller's request started it. key may differ
+// from the new flight's own key (a fill with request directives).
 func (fs *flights) join(key string, mk func() *flight, start func(*flight)) (f *flight, created bool) {
 	fs.mu.Lock()
 	if f, ok := fs.m[key]; ok {
@@ -81,6 +82,9 @@ func (fs *flights) join(key string, mk func() *flight, start func(*flight)) (f *
 		return f, false
 	}
 	f = mk()
+	if key != f.key {
+		f.aliases = append(f.aliases, key)
+	}
 	if fs.m == nil {
 		fs.m = make(map[string]*flight)
 	}

@@ -16,7 +16,9 @@ func (h *Handler) pass(w http.ResponseWriter, r *http.Request, s *Site, primary,
 	defer cancelTotal()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	resp, err := h.roundTrip(h.upstreamRequest(ctx, r, s, kindPass), cancel)
+	iw := h.newInterimWriter(w)
+	resp, err := h.roundTrip(h.upstreamRequest(iw.trace(ctx), r, s, kindPass), cancel)
+	iw.close()
 	if err != nil {
 		if ctx.Err() != nil && r.Context().Err() != nil {
 			return outcome{result: resultPass, code: 499}

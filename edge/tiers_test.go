@@ -16,8 +16,8 @@ import (
 )
 
 // edgeBehind starts an edge handler whose upstream is the shield at
-// shieldURL, on the shield harness's clock.
-func edgeBehind(t *testing.T, shield *harness, name string) *httptest.Server {
+// shieldURL, on the shield harness's clock. Options adjust its config.
+func edgeBehind(t *testing.T, shield *harness, name string, opts ...func(*edge.Config)) *httptest.Server {
 	t.Helper()
 	u, _ := url.Parse(shield.edge.URL)
 	mem, err := store.NewMemory(16 << 20)
@@ -25,11 +25,15 @@ func edgeBehind(t *testing.T, shield *harness, name string) *httptest.Server {
 		t.Fatal(err)
 	}
 	tr := &http.Transport{DisableCompression: true}
-	h, err := edge.NewHandler(edge.Config{
+	cfg := edge.Config{
 		Node: name, Sites: []edge.Site{{Name: "test", Hosts: []string{"www.cdn.test"}, Origin: u}},
 		Upstream: tr, Shielded: true, ClientFacing: true, Store: mem,
 		Registerer: prometheus.NewRegistry(), Now: shield.clock.Now,
-	})
+	}
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	h, err := edge.NewHandler(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

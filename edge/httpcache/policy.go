@@ -22,6 +22,11 @@ type Policy struct {
 	// StoreSetCookie stores responses that carry Set-Cookie, with the
 	// cookie removed. When false such responses are never stored.
 	StoreSetCookie bool
+	// IgnoreRequestDirectives ignores the client's Cache-Control and Pragma
+	// (no-cache, no-store, max-age, min-fresh, max-stale), so no client can
+	// make the cache skip its stored copy and load the origin. Only
+	// only-if-cached, which never reaches the origin, is still obeyed.
+	IgnoreRequestDirectives bool
 }
 
 // TargetedFields are the targeted cache-control fields this cache obeys,
@@ -97,7 +102,7 @@ func (p Policy) Decide(reqHeader http.Header, status int, h http.Header, respons
 	case cc.Private:
 		return Decision{Reason: "private"}
 	}
-	if reqCC := ParseCacheControl(reqHeader["Cache-Control"]); reqCC.NoStore {
+	if reqCC := ParseCacheControl(reqHeader["Cache-Control"]); reqCC.NoStore && !p.IgnoreRequestDirectives {
 		return Decision{Reason: "request-no-store"}
 	}
 	if reqHeader.Get("Authorization") != "" && !cc.Public && cc.SMaxAge < 0 && !cc.MustRevalidate {
