@@ -618,8 +618,9 @@ func TestTCPLimits(t *testing.T) {
 	if _, err := c.Read(make([]byte, 1)); err == nil {
 		t.Error("idle connection still open")
 	}
-	// One client may hold 2 connections: its third is closed at once,
-	// while another address still gets in, up to 3 in all.
+	// One client network (a /24) may hold 2 connections: its third is
+	// closed at once, while another network still gets in, up to 3 in all;
+	// a fourth takes the place of the connection idle longest.
 	dialFrom := func(local string) net.Conn {
 		t.Helper()
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
@@ -635,13 +636,13 @@ func TestTCPLimits(t *testing.T) {
 		_, err := c.Read(make([]byte, 1))
 		return err != nil && !errors.Is(err, os.ErrDeadlineExceeded)
 	}
-	dialFrom("127.0.0.1")
-	dialFrom("127.0.0.1")
-	time.Sleep(50 * time.Millisecond) // let the server accept them
-	if !closedAtOnce(dialFrom("127.0.0.1")) {
-		t.Error("a client's third connection was not closed")
+	first := dialFrom("127.0.0.1")
+	dialFrom("127.0.0.2")
+	// The server accepts connections in the order they were made.
+	if !closedAtOnce(dialFrom("127.0.0.3")) {
+		t.Error("a client network's third connection was not closed")
 	}
-	other := dialFrom("127.0.0.2")
+	other := dialFrom("127.0.7.2")
 	dc = &dns.Conn{Conn: other}
 	if err := dc.WriteMsg(question("www.cdn.test.", dns.TypeA)); err != nil {
 		t.Fatal(err)
@@ -649,9 +650,15 @@ func TestTCPLimits(t *testing.T) {
 	if r, err := dc.ReadMsg(); err != nil || len(r.Answer) == 0 {
 		t.Fatalf("another client: %v %v", r, err)
 	}
-	time.Sleep(50 * time.Millisecond)
-	if !closedAtOnce(dialFrom("127.0.0.3")) {
-		t.Error("a fourth connection was not closed")
+	dc = &dns.Conn{Conn: dialFrom("127.0.8.3")}
+	if err := dc.WriteMsg(question("www.cdn.test.", dns.TypeA)); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := dc.ReadMsg(); err != nil || len(r.Answer) == 0 {
+		t.Fatalf("a fourth connection: %v %v", r, err)
+	}
+	if !closedAtOnce(first) {
+		t.Error("the connection idle longest was not closed for the fourth")
 	}
 }
 
