@@ -46,8 +46,9 @@ type DNS struct {
 	// the size advertised (RFC 9715 recommends 1232). Default: 1232.
 	UDPSize int `yaml:"udp_size,omitempty"`
 	// AdminTokenEnv names the environment variable holding the bearer
-	// token that the admin API's drain endpoints require. Optional: without
-	// it drains are open to whoever reaches the admin address.
+	// token that the dns nodes' drain endpoints require, in place of
+	// admin.token_env or admin.token_file. Optional: without any token,
+	// drains are refused (403).
 	AdminTokenEnv string `yaml:"admin_token_env,omitempty"`
 }
 
