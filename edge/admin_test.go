@@ -3,6 +3,7 @@ package edge_test
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -25,9 +26,13 @@ func TestAdminHostChecked(t *testing.T) {
 	ref, _ := top.Lookup("shield-1")
 	ref.Node.Listen, _ = configs.ParseAddr("127.0.0.1:0")
 	ref.Node.Admin, _ = configs.ParseAddr("127.0.0.1:0")
-	n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: t.TempDir()})
+	var logs strings.Builder // written by NewNode only, before Run
+	n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: t.TempDir(), Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), `"level":"WARN","msg":"no admin token is configured`) {
+		t.Errorf("start-up log does not warn that no admin token is configured:\n%s", logs.String())
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	stopped := make(chan error, 1)
