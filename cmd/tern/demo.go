@@ -16,6 +16,9 @@ func demoAdminToken(t *configs.Topology, dataDir string) (string, error) {
 	if _, err := admin.LoadToken(t.Admin, dataDir); err != nil {
 		return "", fmt.Errorf("demo: %w", err)
 	}
+	if filepath.IsAbs(t.Admin.TokenFile) {
+		return t.Admin.TokenFile, nil
+	}
 	return filepath.Join(dataDir, t.Admin.TokenFile), nil
 }
 
