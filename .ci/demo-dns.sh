@@ -68,10 +68,14 @@ expect 203.0.113.9/24 127.0.3.1
 expect 192.0.2.1/24 127.0.1.1
 dig @127.0.0.1 -p 8053 nope.cdn.test | grep -q 'status: NXDOMAIN' || fail "no NXDOMAIN"
 
-curl -fsS -X POST 'http://127.0.0.1:9103/drain?datacenter=us-east' >/dev/null
+# Drains need the admin token, created in the data directory (admin.token_file).
+auth="Authorization: Bearer $(cat "$work/data/admin-token")"
+code="$(curl -sS -o /dev/null -w '%{http_code}' -X POST 'http://127.0.0.1:9103/drain?datacenter=us-east')"
+[ "$code" = 401 ] || fail "a drain without the token got $code, want 401"
+curl -fsS -X POST -H "$auth" 'http://127.0.0.1:9103/drain?datacenter=us-east' >/dev/null
 expect 198.51.100.7/24 127.0.1.1
 curl -fsS http://127.0.0.1:9103/status | grep -q '"drained": true' || fail "status does not show the drain"
-curl -fsS -X POST 'http://127.0.0.1:9103/undrain?datacenter=us-east' >/dev/null
+curl -fsS -X POST -H "$auth" 'http://127.0.0.1:9103/undrain?datacenter=us-east' >/dev/null
 expect 198.51.100.7/24 127.0.2.1
 
 kill -9 "$us_pid"

@@ -46,8 +46,9 @@ type DNS struct {
 	// the size advertised (RFC 9715 recommends 1232). Default: 1232.
 	UDPSize int `yaml:"udp_size,omitempty"`
 	// AdminTokenEnv names the environment variable holding the bearer
-	// token that the admin API's drain endpoints require. Optional: without
-	// it drains are open to whoever reaches the admin address.
+	// token that the dns nodes' drain endpoints require, in place of
+	// admin.token_env or admin.token_file. Optional: without any token,
+	// drains are refused (403).
 	AdminTokenEnv string `yaml:"admin_token_env,omitempty"`
 }
 
@@ -205,10 +206,14 @@ type RateLimit struct {
 
 // DNSTCP bounds DNS over TCP (RFC 7766).
 type DNSTCP struct {
-	// MaxConnections open at once; more are closed at once. Default: 512.
+	// MaxConnections open at once. When all are open, a new connection
+	// closes the one whose last query came in longest ago, so that
+	// connections kept alive by a query now and then cannot lock new
+	// clients out. Default: 512.
 	MaxConnections int `yaml:"max_connections,omitempty"`
-	// MaxPerClient is how many of them one client address may hold, so
-	// one host cannot take them all. Default: 32.
+	// MaxPerClient is how many of them one client network (a /24 for
+	// IPv4, a /56 for IPv6) may hold, so one host cannot take them all
+	// with many addresses; more are closed at once. Default: 32.
 	MaxPerClient int `yaml:"max_per_client,omitempty"`
 	// IdleTimeout closes a connection with no query for this long; a
 	// query must also arrive whole within it. Default: 10s.

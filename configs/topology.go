@@ -23,6 +23,9 @@ type Topology struct {
 	TLS TLS `yaml:"tls,omitempty"`
 	// Purge configures the purge API and its bus. Optional until a purge node exists.
 	Purge Purge `yaml:"purge,omitempty"`
+	// Admin secures every node's admin listener (token, Host names).
+	// Optional.
+	Admin Admin `yaml:"admin,omitempty"`
 
 	// path is the file the topology was loaded from, for messages.
 	path string

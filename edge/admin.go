@@ -11,7 +11,8 @@ import (
 
 // AdminHandler serves a node's /metrics, /healthz (the process is alive),
 // /readyz (ready reports nil once the node can serve traffic) and /status
-// (status's value as JSON: the upstreams' health).
+// (status's value as JSON: the upstreams' health). NewNode serves it
+// behind an admin.Guard (Host check, token for mutating requests).
 func AdminHandler(reg *prometheus.Registry, ready func() error, status func() any) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg, MaxRequestsInFlight: 4}))

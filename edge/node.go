@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tern-cdn/tern/admin"
 	"github.com/tern-cdn/tern/configs"
 	"github.com/tern-cdn/tern/edge/httpcache"
 	"github.com/tern-cdn/tern/edge/store"
@@ -107,18 +108,18 @@ func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node,
 	n := &Node{Name: ref.Name, Role: ref.Role, log: log}
 
 	var handler http.Handler
-	var listen, admin configs.Addr
+	var listen, adminAddr configs.Addr
 	switch ref.Role {
 	case configs.RoleOrigin:
 		o := ref.Origin
-		listen, admin = o.Listen, o.Admin
+		listen, adminAddr = o.Listen, o.Admin
 		srv, err := static.New(staticConfig(o), reg, log)
 		if err != nil {
 			return nil, fmt.Errorf("node %s: %w", ref.Name, err)
 		}
 		handler = srv
 	case configs.RoleEdge, configs.RoleShield:
-		listen, admin = ref.Node.Listen, ref.Node.Admin
+		listen, adminAddr = ref.Node.Listen, ref.Node.Admin
 		if opts.DataDir != "" {
 			dir := filepath.Join(opts.DataDir, ref.Name)
 			if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -152,7 +153,16 @@ func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node,
 			return nil, fmt.Errorf("node %s: %w", ref.Name, err)
 		}
 	}
-	if !admin.IsZero() {
+	if !adminAddr.IsZero() {
+		guard, err := adminGuard(t, opts.DataDir, log)
+		if err != nil {
+			n.traffic.ln.Close()
+			if n.secure != nil {
+				n.secure.Shutdown(context.Background())
+			}
+			n.close()
+			return nil, fmt.Errorf("node %s: %w", ref.Name, err)
+		}
 		ah := AdminHandler(reg, func() error {
 			if !n.ready.Load() {
 				return errors.New("starting")
@@ -164,7 +174,7 @@ func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node,
 			}
 			return n.status()
 		})
-		if n.admin, err = Listen(admin.String(), ah, log); err != nil {
+		if n.admin, err = Listen(adminAddr.String(), guard.Handler(ah), log); err != nil {
 			n.traffic.ln.Close()
 			if n.secure != nil {
 				n.secure.Shutdown(context.Background())
@@ -175,6 +185,20 @@ func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node,
 		n.Admin = n.admin.Addr().String()
 	}
 	return n, nil
+}
+
+// adminGuard checks the admin listener's requests: its Host names, and the
+// fleet's admin token for mutating ones (refused when none is configured,
+// which the node says at start-up).
+func adminGuard(t *configs.Topology, dataDir string, log *slog.Logger) (admin.Guard, error) {
+	token, err := admin.LoadToken(t.Admin, dataDir)
+	if err != nil {
+		return admin.Guard{}, err
+	}
+	if token == "" {
+		log.Warn(admin.NoTokenWarning)
+	}
+	return admin.Guard{Token: token, Hosts: t.Admin.Hosts}, nil
 }
 
 // servePlain serves the plain listener, ACME HTTP-01 challenges first

@@ -102,7 +102,7 @@ func fetch(t *testing.T, url string, hdr ...string) (*http.Response, string) {
 
 func metricLine(t *testing.T, admin, prefix string) string {
 	t.Helper()
-	_, body := fetch(t, "http://"+admin+"/metrics")
+	_, body := fetch(t, "http://"+admin+"/metrics", "Host", admin)
 	for _, l := range strings.Split(body, "\n") {
 		if strings.HasPrefix(l, prefix) {
 			return l
@@ -203,7 +203,7 @@ func TestDemoTopology(t *testing.T) {
 
 	for _, n := range nodes {
 		for _, p := range []string{"/healthz", "/readyz"} {
-			if resp, _ := fetch(t, "http://"+n.Admin+p); resp.StatusCode != 200 {
+			if resp, _ := fetch(t, "http://"+n.Admin+p, "Host", n.Admin); resp.StatusCode != 200 {
 				t.Errorf("%s %s: %d", n.Name, p, resp.StatusCode)
 			}
 		}

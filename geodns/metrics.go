@@ -17,7 +17,9 @@ type metrics struct {
 	dropped     prometheus.Counter
 	tcpOpen     prometheus.Gauge
 	tcpRejected prometheus.Counter
-	panics      prometheus.Counter
+	// tcpReclaimed counts idle connections closed for new ones.
+	tcpReclaimed prometheus.Counter
+	panics       prometheus.Counter
 }
 
 // metricQtypes and metricRcodes are the label values kept apart; others
@@ -75,7 +77,10 @@ func newMetrics(reg prometheus.Registerer, sites []string) *metrics {
 	})
 	m.tcpOpen = f.NewGauge(prometheus.GaugeOpts{Name: "tern_dns_tcp_connections", Help: "Open DNS-over-TCP connections."})
 	m.tcpRejected = f.NewCounter(prometheus.CounterOpts{
-		Name: "tern_dns_tcp_rejected_total", Help: "TCP connections closed at once because max_connections were open.",
+		Name: "tern_dns_tcp_rejected_total", Help: "TCP connections closed at once: their client network held max_per_client, or the server is stopping.",
+	})
+	m.tcpReclaimed = f.NewCounter(prometheus.CounterOpts{
+		Name: "tern_dns_tcp_reclaimed_total", Help: "Idle TCP connections closed to admit a new one when max_connections were open.",
 	})
 	m.panics = f.NewCounter(prometheus.CounterOpts{Name: "tern_dns_panics_total", Help: "Queries whose handling panicked (answered SERVFAIL)."})
 	return m

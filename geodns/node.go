@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tern-cdn/tern/admin"
 	"github.com/tern-cdn/tern/configs"
 )
 
@@ -25,6 +26,8 @@ type NodeOptions struct {
 	// ProcessMetrics adds Go runtime and process collectors to the node's
 	// registry. Set it for one node per process.
 	ProcessMetrics bool
+	// DataDir is where a relative admin.token_file lives.
+	DataDir string
 }
 
 // Node is a running dns node: the DNS server, the edges' health checks and
@@ -139,12 +142,12 @@ func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node,
 	}
 	n.Listen = n.server.Addr().String()
 
-	token := ""
-	if d.AdminTokenEnv != "" {
-		token = os.Getenv(d.AdminTokenEnv)
-		if token == "" {
-			return fail(fmt.Errorf("dns.admin_token_env: %s is empty or not set", d.AdminTokenEnv))
-		}
+	token, err := adminToken(t, opts.DataDir)
+	if err != nil {
+		return fail(err)
+	}
+	if token == "" {
+		log.Warn(admin.NoTokenWarning)
 	}
 	n.adminLn, err = net.Listen("tcp", ref.DNS.Admin.String())
 	if err != nil {
@@ -152,11 +155,24 @@ func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node,
 	}
 	n.Admin = n.adminLn.Addr().String()
 	n.admin = &http.Server{
-		Handler:           n.adminHandler(reg, token),
+		Handler:           admin.Guard{Token: token, Hosts: t.Admin.Hosts}.Handler(n.adminHandler(reg)),
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return n, nil
+}
+
+// adminToken is the token of the node's drain API: dns.admin_token_env's,
+// else the fleet's (admin.token_env, admin.token_file); "" for none.
+func adminToken(t *configs.Topology, dataDir string) (string, error) {
+	if env := t.DNS.AdminTokenEnv; env != "" {
+		token := os.Getenv(env)
+		if token == "" {
+			return "", fmt.Errorf("dns.admin_token_env: %s is empty or not set", env)
+		}
+		return token, nil
+	}
+	return admin.LoadToken(t.Admin, dataDir)
 }
 
 func (n *Node) close() {

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -25,9 +26,11 @@ type ServerConfig struct {
 	// UDPSockets bound to Addr with SO_REUSEPORT, each read by its own
 	// goroutine. Default: GOMAXPROCS.
 	UDPSockets int
-	// TCPMaxConns open at once; more are closed at once. Default 512.
+	// TCPMaxConns open at once. When all are open, a new connection
+	// closes the one idle longest. Default 512.
 	TCPMaxConns int
-	// TCPMaxPerClient open at once from one client address. Default 32.
+	// TCPMaxPerClient open at once from one client network (a /24 or a
+	// /56); more are closed at once. Default 32.
 	TCPMaxPerClient int
 	// TCPIdle closes a connection idle this long; a query must also arrive
 	// whole within it. Default 10s.
@@ -52,8 +55,9 @@ type Server struct {
 
 	wg        sync.WaitGroup
 	mu        sync.Mutex
-	conns     map[net.Conn]struct{}
-	perClient map[netip.Addr]int
+	conns     map[net.Conn]*tcpConn
+	perClient map[netip.Prefix]int
+	uses      atomic.Uint64 // orders TCP connections by last use
 	done      bool
 }
 
@@ -74,7 +78,7 @@ func Listen(cfg ServerConfig, resp *Responder, m *metrics) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, resp: resp, m: m, log: cfg.Logger, conns: map[net.Conn]struct{}{}, perClient: map[netip.Addr]int{}}
+	s := &Server{cfg: cfg, resp: resp, m: m, log: cfg.Logger, conns: map[net.Conn]*tcpConn{}, perClient: map[netip.Prefix]int{}}
 	var err error
 	// With port 0 the UDP port is picked first; TCP may find it taken, so
 	// try a few times.
@@ -256,30 +260,22 @@ func (s *Server) serveTCP() {
 			time.Sleep(10 * time.Millisecond) // EMFILE and the like
 			continue
 		}
-		client := remoteAddr(c)
 		s.mu.Lock()
-		if s.done || len(s.conns) >= s.cfg.TCPMaxConns || s.perClient[client] >= s.cfg.TCPMaxPerClient {
-			s.mu.Unlock()
+		tc, ok := s.admit(c)
+		s.mu.Unlock()
+		if !ok {
 			s.m.tcpRejected.Inc()
 			c.Close()
 			continue
 		}
-		s.conns[c] = struct{}{}
-		s.perClient[client]++
-		s.mu.Unlock()
-		s.m.tcpOpen.Inc()
 		s.wg.Go(func() {
 			defer func() {
 				s.mu.Lock()
-				delete(s.conns, c)
-				if s.perClient[client]--; s.perClient[client] <= 0 {
-					delete(s.perClient, client)
-				}
+				s.forget(tc)
 				s.mu.Unlock()
-				s.m.tcpOpen.Dec()
 				c.Close()
 			}()
-			s.serveConn(c)
+			s.serveConn(tc)
 		})
 	}
 }
@@ -293,7 +289,8 @@ func remoteAddr(c net.Conn) netip.Addr {
 
 // serveConn answers the queries of one TCP connection in order (RFC 7766
 // pipelining), until the client closes it, sends garbage, or is idle.
-func (s *Server) serveConn(c net.Conn) {
+func (s *Server) serveConn(tc *tcpConn) {
+	c := tc.c
 	client := remoteAddr(c)
 	var lenBuf [2]byte
 	req := make([]byte, 0, 512)
@@ -318,6 +315,7 @@ func (s *Server) serveConn(c net.Conn) {
 		if _, err := io.ReadFull(c, req); err != nil {
 			return
 		}
+		s.touch(tc)
 		resp := s.handle(t, q, out[2:2], req, client, false)
 		s.m.flush(t)
 		if resp == nil {

@@ -64,6 +64,8 @@ type dnsFleet struct {
 	node  *geodns.Node
 	addr  string // DNS, UDP and TCP
 	admin string
+	// token is the admin token, when the test configured one.
+	token string
 	// edges by name: eu-west-1, us-east-1, us-east-2, ap-southeast-1
 	edges map[string]*fleetEdge
 }
@@ -618,8 +620,9 @@ func TestTCPLimits(t *testing.T) {
 	if _, err := c.Read(make([]byte, 1)); err == nil {
 		t.Error("idle connection still open")
 	}
-	// One client may hold 2 connections: its third is closed at once,
-	// while another address still gets in, up to 3 in all.
+	// One client network (a /24) may hold 2 connections: its third is
+	// closed at once, while another network still gets in, up to 3 in all;
+	// a fourth takes the place of the connection idle longest.
 	dialFrom := func(local string) net.Conn {
 		t.Helper()
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
@@ -635,13 +638,13 @@ func TestTCPLimits(t *testing.T) {
 		_, err := c.Read(make([]byte, 1))
 		return err != nil && !errors.Is(err, os.ErrDeadlineExceeded)
 	}
-	dialFrom("127.0.0.1")
-	dialFrom("127.0.0.1")
-	time.Sleep(50 * time.Millisecond) // let the server accept them
-	if !closedAtOnce(dialFrom("127.0.0.1")) {
-		t.Error("a client's third connection was not closed")
+	first := dialFrom("127.0.0.1")
+	dialFrom("127.0.0.2")
+	// The server accepts connections in the order they were made.
+	if !closedAtOnce(dialFrom("127.0.0.3")) {
+		t.Error("a client network's third connection was not closed")
 	}
-	other := dialFrom("127.0.0.2")
+	other := dialFrom("127.0.7.2")
 	dc = &dns.Conn{Conn: other}
 	if err := dc.WriteMsg(question("www.cdn.test.", dns.TypeA)); err != nil {
 		t.Fatal(err)
@@ -649,9 +652,15 @@ func TestTCPLimits(t *testing.T) {
 	if r, err := dc.ReadMsg(); err != nil || len(r.Answer) == 0 {
 		t.Fatalf("another client: %v %v", r, err)
 	}
-	time.Sleep(50 * time.Millisecond)
-	if !closedAtOnce(dialFrom("127.0.0.3")) {
-		t.Error("a fourth connection was not closed")
+	dc = &dns.Conn{Conn: dialFrom("127.0.8.3")}
+	if err := dc.WriteMsg(question("www.cdn.test.", dns.TypeA)); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := dc.ReadMsg(); err != nil || len(r.Answer) == 0 {
+		t.Fatalf("a fourth connection: %v %v", r, err)
+	}
+	if !closedAtOnce(first) {
+		t.Error("the connection idle longest was not closed for the fourth")
 	}
 }
 
@@ -742,7 +751,9 @@ func (f *dnsFleet) waitAnswer(t *testing.T, subnet string, want []string, within
 }
 
 func TestRegionalFailover(t *testing.T) {
-	f := startFleet(t, "", "")
+	t.Setenv("TERN_TEST_ADMIN_TOKEN", "failover")
+	f := startFleet(t, "", fleetHealth+"\nadmin: {token_env: TERN_TEST_ADMIN_TOKEN}")
+	f.token = "failover"
 	us := []string{"192.0.2.21", "192.0.2.22"}
 	f.waitAnswer(t, "198.51.100.0/24", us, 5*time.Second)
 
@@ -774,18 +785,19 @@ func TestRegionalFailover(t *testing.T) {
 	f.waitAnswer(t, "198.51.100.0/24", us, 5*time.Second)
 
 	// Operator drain of a data center, through the admin API.
-	post(t, "http://"+f.admin+"/drain?datacenter=us-east", http.StatusOK)
+	post(t, "http://"+f.admin+"/drain?datacenter=us-east", f.token, http.StatusOK)
 	f.waitAnswer(t, "198.51.100.0/24", []string{"192.0.2.11"}, time.Second)
 	if s := getJSON(t, "http://"+f.admin+"/status"); !strings.Contains(s, `"drained": true`) {
 		t.Errorf("status after drain: %s", s)
 	}
-	post(t, "http://"+f.admin+"/undrain?datacenter=us-east", http.StatusOK)
+	post(t, "http://"+f.admin+"/undrain?datacenter=us-east", f.token, http.StatusOK)
 	f.waitAnswer(t, "198.51.100.0/24", us, time.Second)
-	post(t, "http://"+f.admin+"/drain?edge=us-east-2", http.StatusOK)
+	post(t, "http://"+f.admin+"/drain?edge=us-east-2", f.token, http.StatusOK)
 	f.waitAnswer(t, "198.51.100.0/24", []string{"192.0.2.21"}, time.Second)
-	post(t, "http://"+f.admin+"/drain?edge=nope", http.StatusNotFound)
+	post(t, "http://"+f.admin+"/drain?edge=nope", f.token, http.StatusNotFound)
 	// A web page cannot drain: cross-origin POSTs are refused.
 	req, _ := http.NewRequest("POST", "http://"+f.admin+"/drain?datacenter=eu-west", nil)
+	req.Header.Set("Authorization", "Bearer "+f.token)
 	req.Header.Set("Sec-Fetch-Site", "cross-site")
 	req.Header.Set("Origin", "http://evil.example")
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
@@ -793,7 +805,7 @@ func TestRegionalFailover(t *testing.T) {
 	} else {
 		resp.Body.Close()
 	}
-	post(t, "http://"+f.admin+"/drain", http.StatusBadRequest)
+	post(t, "http://"+f.admin+"/drain", f.token, http.StatusBadRequest)
 
 	metrics := getJSON(t, "http://"+f.admin+"/metrics")
 	for _, want := range []string{
@@ -811,7 +823,7 @@ func TestDrainNeedsToken(t *testing.T) {
 	t.Setenv("TERN_TEST_DNS_TOKEN", "s3cret")
 	f := startFleet(t, "", `
   admin_token_env: TERN_TEST_DNS_TOKEN`)
-	post(t, "http://"+f.admin+"/drain?datacenter=us-east", http.StatusUnauthorized)
+	post(t, "http://"+f.admin+"/drain?datacenter=us-east", f.token, http.StatusUnauthorized)
 	req, _ := http.NewRequest("POST", "http://"+f.admin+"/drain?datacenter=us-east", nil)
 	req.Header.Set("Authorization", "Bearer wrong")
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
@@ -838,9 +850,17 @@ func getJSON(t *testing.T, url string) string {
 	return string(b)
 }
 
-func post(t *testing.T, url string, want int) {
+// post sends POST url with token as the bearer token ("" for none).
+func post(t *testing.T, url, token string, want int) {
 	t.Helper()
-	resp, err := http.Post(url, "", nil)
+	req, err := http.NewRequest("POST", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,11 +3,28 @@ package main
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"text/tabwriter"
+
+	"github.com/tern-cdn/tern/admin"
+	"github.com/tern-cdn/tern/configs"
 )
 
-// printDemo tells a person what the demo runs and what to try.
-func printDemo(w io.Writer, nodes running) {
+// demoAdminToken writes the demo's admin token to its data directory
+// (admin.token_file), unless one is there, and returns the file's path.
+func demoAdminToken(t *configs.Topology, dataDir string) (string, error) {
+	if _, err := admin.LoadToken(t.Admin, dataDir); err != nil {
+		return "", fmt.Errorf("demo: %w", err)
+	}
+	if filepath.IsAbs(t.Admin.TokenFile) {
+		return t.Admin.TokenFile, nil
+	}
+	return filepath.Join(dataDir, t.Admin.TokenFile), nil
+}
+
+// printDemo tells a person what the demo runs and what to try; token is
+// the admin token's file.
+func printDemo(w io.Writer, nodes running, token string) {
 	fmt.Fprintln(w, "Tern demo: every node of configs/demo.yaml is running on loopback.")
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
@@ -28,6 +45,7 @@ func printDemo(w io.Writer, nodes running) {
 		fmt.Fprintf(w, "\nHTTPS certificates come from a local CA; trust its root to use them:\n  %s\n", root)
 		fmt.Fprintf(w, "  curl --cacert %s --resolve www.cdn.test:8443:127.0.1.1 https://www.cdn.test:8443/app.js\n", root)
 	}
+	fmt.Fprintf(w, "\nMutating admin requests (POST /drain) need the admin token, written to\n  %s\n", token)
 	fmt.Fprint(w, `
 Try:
   # a miss that is stored, then a hit with Age (run it twice)
@@ -46,8 +64,9 @@ Try:
   dig @127.0.0.1 -p 8053 www.cdn.test +subnet=203.0.113.9/24    # ap-southeast: 127.0.3.1
   dig @127.0.0.1 -p 8053 www.cdn.test +subnet=192.0.2.1/24      # eu-west: 127.0.1.1
   # drain a data center and ask again; the health of every edge and data center
-  curl -s -X POST 'http://127.0.0.1:9103/drain?datacenter=us-east'; curl -s http://127.0.0.1:9103/status
-  curl -s -X POST 'http://127.0.0.1:9103/undrain?datacenter=us-east'
+  curl -s -X POST -H "Authorization: Bearer $(cat `+token+`)" 'http://127.0.0.1:9103/drain?datacenter=us-east'
+  curl -s http://127.0.0.1:9103/status
+  curl -s -X POST -H "Authorization: Bearer $(cat `+token+`)" 'http://127.0.0.1:9103/undrain?datacenter=us-east'
   # metrics of an edge
   curl -s http://127.0.1.1:9100/metrics | grep tern_edge_requests_total
 

@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tern-cdn/tern/admin"
 	"github.com/tern-cdn/tern/configs"
 	"github.com/tern-cdn/tern/edge"
 	"github.com/tern-cdn/tern/geodns"
@@ -80,7 +81,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return serve(t, t.Nodes(), *dataDir, log, func(nodes running) { printDemo(stdout, nodes) })
+		token, err := demoAdminToken(t, *dataDir)
+		if err != nil {
+			return err
+		}
+		return serve(t, t.Nodes(), *dataDir, log, func(nodes running) { printDemo(stdout, nodes, token) })
 	case "config":
 		if len(args) != 3 || args[1] != "check" {
 			return errors.New("usage: tern config check FILE")
@@ -88,6 +93,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		t, err := configs.Load(args[2])
 		if err != nil {
 			return err
+		}
+		if !t.HasAdminToken() {
+			fmt.Fprintf(stderr, "WARNING: %s: %s\n", args[2], admin.NoTokenWarning)
 		}
 		fmt.Fprintf(stdout, "%s: ok (%d sites, %d nodes)\n", args[2], len(t.Sites), len(t.Nodes()))
 		return nil
@@ -124,7 +132,7 @@ func serve(t *configs.Topology, refs []configs.NodeRef, dataDir string, log *slo
 		var err error
 		if ref.Role == configs.RoleDNS {
 			var n *geodns.Node
-			n, err = geodns.NewNode(t, ref, geodns.NodeOptions{Logger: log, ProcessMetrics: i == 0})
+			n, err = geodns.NewNode(t, ref, geodns.NodeOptions{Logger: log, ProcessMetrics: i == 0, DataDir: dataDir})
 			if err == nil {
 				nodes.dns = append(nodes.dns, n)
 				runs = append(runs, n.Run)
