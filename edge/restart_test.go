@@ -149,7 +149,7 @@ func TestRevalidateAfterRestart(t *testing.T) {
 			re.restart()
 			o.version.Add(1)
 			want = o.body(kind.path)
-			check("forced 200 after restart", re.hs.get(kind.path, "Cache-Control", "no-cache"), want, "fwd=stale; fwd-status=20")
+			check("forced 200 after restart", re.hs.get(kind.path, "Cache-Control", "no-cache"), want, "fwd=request; fwd-status=20")
 			check("hit after the 200", re.hs.get(kind.path), want, "hit")
 			re.restart()
 			re.hs.clock.Advance(2 * time.Minute)
