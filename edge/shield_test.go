@@ -50,6 +50,10 @@ type fleetOpts struct {
 	// tls gives every edge an HTTPS listener with certificates from a
 	// local CA (Node.CARoot).
 	tls bool
+	// secretEnv, when set, names the fleet secret's variable in the
+	// topology (fleet.secret_env) instead of giving the nodes a random one;
+	// "-" gives them none.
+	secretEnv string
 }
 
 type fleetSite struct{ name, host, origin string }
@@ -87,8 +91,15 @@ func startFleetWith(t *testing.T, shields, edges int, o fleetOpts) *fleet {
 		fmt.Fprintf(&b, "  timeout: %s\n", o.timeout)
 	}
 	b.WriteString("  health:\n    interval: 100ms\n    rise: 1\n    fall: 1\n    max_fails: 1\n    fail_backoff: 200ms\n")
-	secret := make([]byte, 32)
-	rand.Read(secret)
+	var secret []byte
+	switch o.secretEnv {
+	case "":
+		secret = make([]byte, 32)
+		rand.Read(secret)
+	case "-":
+	default:
+		fmt.Fprintf(&b, "fleet:\n  secret_env: %s\n", o.secretEnv)
+	}
 	top, err := configs.Parse("fleet.yaml", []byte(b.String()))
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,12 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"go/types"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +21,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/tern-cdn/tern/configs"
+	"github.com/tern-cdn/tern/edge"
 	"github.com/tern-cdn/tern/origin"
 )
 
@@ -276,4 +283,90 @@ func TestSlowOriginAskedOncePerMiss(t *testing.T) {
 		t.Errorf("origin asked %d times for %d misses, want %d", got, keys, keys)
 	}
 	f.expectShieldsUp(t, "edge-1")
+}
+
+// TestFailReasonsAreTheContract: every error the cache writes itself
+// (Handler.fail) gives a reason from origin's list, which the Router
+// classifies (origin's TestEveryReasonClassified), never a string of its
+// own.
+func TestFailReasonsAreTheContract(t *testing.T) {
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, ".", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	for _, f := range pkgs["edge"].Files {
+		ast.Inspect(f, func(n ast.Node) bool {
+			call, ok := n.(*ast.CallExpr)
+			if !ok {
+				return true
+			}
+			if sel, ok := call.Fun.(*ast.SelectorExpr); !ok || sel.Sel.Name != "fail" || len(call.Args) != 5 {
+				return true
+			}
+			calls++
+			switch arg := call.Args[3].(type) {
+			case *ast.SelectorExpr:
+				if pkg, ok := arg.X.(*ast.Ident); ok && pkg.Name == "origin" && strings.HasPrefix(arg.Sel.Name, "Reason") {
+					return true
+				}
+			case *ast.CallExpr:
+				if fn, ok := arg.Fun.(*ast.Ident); ok && fn.Name == "failureReason" {
+					return true
+				}
+			}
+			t.Errorf("%s: fail with reason %s, not an origin.Reason constant", fset.Position(call.Pos()), types.ExprString(call.Args[3]))
+			return true
+		})
+	}
+	if calls < 10 {
+		t.Errorf("found %d calls of fail, expected more: is the check still looking at the right function?", calls)
+	}
+	for _, err := range []error{&origin.TierError{Status: 504, Reason: origin.ReasonUpstreamTimeout}, &origin.TierError{Status: 502, Reason: "made-up"}} {
+		if _, known := origin.ClassifyReason(edge.FailureReason(err)); !known {
+			t.Errorf("failureReason(%v) = %q, not a known reason", err, edge.FailureReason(err))
+		}
+	}
+}
+
+// TestFleetSecretFromTopology: nodes that read the fleet secret the
+// topology names trust each other; nodes without one trust nobody, so the
+// shield cannot vouch for the client's scheme; a secret that is named but
+// missing stops the node.
+func TestFleetSecretFromTopology(t *testing.T) {
+	t.Setenv("TERN_TEST_FLEET_SECRET", "a secret for this test")
+	for env, wantProto := range map[string]string{"TERN_TEST_FLEET_SECRET": "https", "-": "http"} {
+		t.Run(env, func(t *testing.T) {
+			o := newRecordingOrigin(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+			f := startFleetWith(t, 1, 1, fleetOpts{tls: true, secretEnv: env, sites: []fleetSite{{"test", "www.cdn.test", o.URL}}})
+			e := f.nodes["edge-1"]
+			if code, hdr, _ := request(t, clientFrom(t, "127.0.0.9", e.CARoot), "https://"+e.TLSListen+"/x", "www.cdn.test"); code != 200 ||
+				!strings.HasPrefix(hdr.Get("Cache-Status"), "tern-shield-1") {
+				t.Fatalf("%d, Cache-Status %q", code, hdr.Get("Cache-Status"))
+			}
+			if got := o.lastHeader().Get("X-Forwarded-Proto"); got != wantProto {
+				t.Errorf("X-Forwarded-Proto %q, want %q", got, wantProto)
+			}
+		})
+	}
+	top, err := configs.Parse("fleet.yaml", []byte("sites:\n  - name: s\n    hosts: [www.cdn.test]\n    origin: http://127.0.0.1:1\n"+
+		"datacenters:\n  - name: dc\n    lat: 0\n    lon: 0\n    edges:\n      - name: e\n        listen: 127.0.0.1:0\n        admin: 127.0.0.1:0\n"+
+		"fleet:\n  secret_env: TERN_TEST_FLEET_SECRET_UNSET\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := top.Lookup("e")
+	if n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: t.TempDir(), FleetSecret: []byte("ignored")}); err == nil || !strings.Contains(err.Error(), "fleet.secret_env") {
+		if n != nil {
+			n.Run(canceled())
+		}
+		t.Errorf("NewNode with an unset fleet.secret_env: %v, want an error naming it", err)
+	}
+}
+
+func canceled() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
 }
