@@ -39,6 +39,9 @@ datacenters:
 		{"bad duration", minimal + "upstream:\n  timeout: 5 seconds\n",
 			[]want{{12, "upstream.timeout", `invalid duration "5 seconds"`}}},
 
+		{"two fleet secrets", minimal + "fleet:\n  secret_file: /run/secrets/tern\n  secret_env: TERN_FLEET_SECRET\n",
+			[]want{{12, "fleet.secret_file", "secret_file and secret_env exclude each other"}}},
+
 		{"negative duration", minimal + "dns:\n  ttl: -30s\n",
 			[]want{{12, "dns.ttl", `duration "-30s" is negative`}}},
 

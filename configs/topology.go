@@ -26,6 +26,9 @@ type Topology struct {
 	// Admin secures every node's admin listener (token, Host names).
 	// Optional.
 	Admin Admin `yaml:"admin,omitempty"`
+	// Fleet holds what the fleet's nodes share to trust each other.
+	// Optional, but without a secret no node trusts another.
+	Fleet Fleet `yaml:"fleet,omitempty"`
 
 	// path is the file the topology was loaded from, for messages.
 	path string
@@ -335,4 +338,20 @@ type Purge struct {
 	// TokenEnv names the environment variable holding the API token; tokens
 	// are never written in the file. Optional.
 	TokenEnv string `yaml:"token_env,omitempty"`
+}
+
+// Fleet is what the fleet's nodes share to trust each other. Edges
+// authenticate every request they send to a shield with the fleet secret;
+// a shield keeps the client address, scheme and Via of authenticated
+// requests only, and marks its own errors (Tern-Error) only towards them.
+// The secret is given by reference, never in the file: at most one of
+// SecretFile and SecretEnv. Without either, `tern run` trusts no peer and
+// says so in its log; `tern demo` makes a random secret its nodes share.
+type Fleet struct {
+	// SecretFile is a file whose content (surrounding white space
+	// trimmed) is the secret. Optional.
+	SecretFile string `yaml:"secret_file,omitempty"`
+	// SecretEnv names the environment variable holding the secret.
+	// Optional.
+	SecretEnv string `yaml:"secret_env,omitempty"`
 }

@@ -56,6 +56,9 @@ func (t *Topology) validate(lineOf func(path string) int) ErrorList {
 	if m := t.TLS.Mode; m != "off" && m != "files" && m != "local" && m != "acme" {
 		v.errs.add("tls.mode", "%q is not one of \"off\", \"files\", \"local\", \"acme\"", m)
 	}
+	if t.Fleet.SecretFile != "" && t.Fleet.SecretEnv != "" {
+		v.errs.add("fleet.secret_file", "secret_file and secret_env exclude each other")
+	}
 	if (t.TLS.ACME.EABKeyID == "") != (t.TLS.ACME.EABMACKeyEnv == "") {
 		v.errs.add("tls.acme.eab_key_id", "eab_key_id and eab_mac_key_env go together")
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tern-cdn/tern/edge/httpcache"
+	"github.com/tern-cdn/tern/origin"
 )
 
 // verdict is what a stored entry can do for a request.
@@ -71,7 +72,7 @@ func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request, s *Site
 				return h.serveFill(w, r, s, primary, key, nil, rd, depth)
 			}
 			if reqCC.OnlyIfCached && b.kind == bodySlices && !b.slices.allStored() {
-				return h.fail(w, http.StatusGatewayTimeout, "only-if-cached", "only part of the object is stored")
+				return h.fail(w, r, http.StatusGatewayTimeout, origin.ReasonOnlyIfCached, "only part of the object is stored")
 			}
 			switch v {
 			case useFresh:
@@ -83,12 +84,12 @@ func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request, s *Site
 			return h.serveEntry(w, r, e, b, h.hitStatus(e, now, b, "stale-while-revalidate"), resultStale, now)
 		}
 		if reqCC.OnlyIfCached {
-			return h.fail(w, http.StatusGatewayTimeout, "only-if-cached", "no fresh stored response")
+			return h.fail(w, r, http.StatusGatewayTimeout, origin.ReasonOnlyIfCached, "no fresh stored response")
 		}
 		return h.serveFill(w, r, s, primary, key, e, rd, depth)
 	}
 	if reqCC.OnlyIfCached {
-		return h.fail(w, http.StatusGatewayTimeout, "only-if-cached", "not in cache")
+		return h.fail(w, r, http.StatusGatewayTimeout, origin.ReasonOnlyIfCached, "not in cache")
 	}
 	if reqCC.NoStore {
 		// Nothing of this exchange may be stored: no shared fill either.

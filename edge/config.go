@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tern-cdn/tern/edge/httpcache"
+	"github.com/tern-cdn/tern/origin"
 )
 
 // Site is one property the handler serves.
@@ -89,9 +90,16 @@ type Config struct {
 	// UpstreamTotalTimeout bounds a whole upstream exchange, body
 	// included. Default: 10m.
 	UpstreamTotalTimeout time.Duration
-	// TrustedProxies are the peers whose X-Forwarded-For, X-Forwarded-Proto
-	// and Forwarded fields are kept and appended to (an edge, seen from its
-	// shield); from anyone else they are replaced.
+	// Fleet authenticates the fleet's own requests (an edge's, seen from
+	// its shield): their X-Forwarded-For, X-Forwarded-Proto and Forwarded
+	// are kept as they are, their Via is believed for loop detection, and
+	// they alone get this node's Tern-Error. Nil or without a secret: no
+	// request is the fleet's.
+	Fleet *origin.Fleet
+	// TrustedProxies are other proxies (not of the fleet: a load balancer
+	// in front of the edges) whose X-Forwarded-For, X-Forwarded-Proto and
+	// Forwarded fields are kept and appended to; from anyone else they are
+	// replaced. Never derived from the topology.
 	TrustedProxies []netip.Prefix
 	// HitForPass is how long a URL whose response could not be shared
 	// bypasses request collapsing. Default: 30s.

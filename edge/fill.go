@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tern-cdn/tern/edge/httpcache"
+	"github.com/tern-cdn/tern/origin"
 )
 
 // fillRequest is what a fill needs to know of the request that started it.
@@ -75,9 +76,9 @@ func (h *Handler) serveFill(w http.ResponseWriter, r *http.Request, s *Site, pri
 	}
 	if f.err != nil {
 		if stale != nil && staleForbidden(stale) {
-			return h.fail(w, http.StatusGatewayTimeout, "must-revalidate", "the stored response must be revalidated and upstream failed")
+			return h.fail(w, r, http.StatusGatewayTimeout, origin.ReasonMustRevalidate, "the stored response must be revalidated and upstream failed")
 		}
-		return h.fail(w, f.errCode, "upstream-error", upstreamErrorText(f.errCode))
+		return h.fail(w, r, f.errCode, failureReason(f.err), upstreamErrorText(f.errCode))
 	}
 	e := f.entry
 	if len(e.Vary) > 0 && httpcache.VaryKey(e.Vary, r.Header) != httpcache.VaryKey(e.Vary, f.reqHeader) {
@@ -106,7 +107,7 @@ func (h *Handler) serveFill(w http.ResponseWriter, r *http.Request, s *Site, pri
 				h.cfg.Logger.Warn("edge: stored body gone during a revalidation", "key", f.key, "err", err)
 				return h.serveCacheable(w, r, s, primary, depth+1)
 			}
-			return h.fail(w, http.StatusBadGateway, "store-error", "the stored response could not be read")
+			return h.fail(w, r, http.StatusBadGateway, origin.ReasonStoreError, "the stored response could not be read")
 		}
 	case e.Sliced:
 		b = h.slicesBody(r, s, f.headKey, e, f, f.slice)
@@ -204,6 +205,15 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 		resp, err = h.roundTrip(req, cancel)
 	}
 	respTime := h.cfg.Now()
+	if err == nil {
+		if te, ok := origin.ShieldError(resp); ok {
+			// The shield's own error is a failed fetch for everyone
+			// waiting on it, not a response to hand each of them to
+			// fetch again on their own.
+			resp.Body.Close()
+			resp, err = nil, te
+		}
+	}
 
 	if err != nil || resp.StatusCode >= 500 {
 		if h.staleIfError(f, stale, resp, err, respTime) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tern-cdn/tern/edge/httpcache"
+	"github.com/tern-cdn/tern/origin"
 )
 
 // Handler is the cache: an http.Handler that answers from its store or
@@ -95,7 +96,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) outcome {
 	site, ok := h.sites[host]
 	if !ok {
 		// Never an open proxy: an unknown host gets no upstream request.
-		return h.fail(w, http.StatusMisdirectedRequest, "unknown-host", "host not served here")
+		return h.fail(w, r, http.StatusMisdirectedRequest, origin.ReasonUnknownHost, "host not served here")
 	}
 	if r.TLS == nil && site.RedirectHTTPS && h.cfg.ClientFacing {
 		return h.redirectHTTPS(w, r, host)
@@ -106,13 +107,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) outcome {
 	switch r.Method {
 	case http.MethodConnect, http.MethodTrace:
 		w.Header().Set("Allow", "GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE")
-		return h.fail(w, http.StatusMethodNotAllowed, "method", "method not allowed")
+		return h.fail(w, r, http.StatusMethodNotAllowed, origin.ReasonMethod, "method not allowed")
 	}
 	if len(r.URL.Path) == 0 || r.URL.Path[0] != '/' {
-		return h.fail(w, http.StatusBadRequest, "uri", "request target must be an absolute path")
+		return h.fail(w, r, http.StatusBadRequest, origin.ReasonURI, "request target must be an absolute path")
 	}
 	if h.looped(r) {
-		return h.fail(w, http.StatusLoopDetected, "loop", "request loop detected")
+		return h.fail(w, r, http.StatusLoopDetected, origin.ReasonLoop, "request loop detected")
 	}
 	key := cacheKey(scheme(r), host, r.URL)
 	for _, f := range site.KeyHeaders {
@@ -122,6 +123,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) outcome {
 		return h.pass(w, r, site, key, "method", true)
 	}
 	return h.serveCacheable(w, r, site, key, 0)
+}
+
+// fromFleet reports whether r comes from a node of the fleet (an edge,
+// seen from its shield).
+func (h *Handler) fromFleet(r *http.Request) bool {
+	if _, ok := r.Header[origin.FleetHeader]; !ok {
+		return false
+	}
+	return h.cfg.Fleet.Authenticated(r.Header)
 }
 
 func scheme(r *http.Request) string {
@@ -144,17 +154,20 @@ func (h *Handler) redirectHTTPS(w http.ResponseWriter, r *http.Request, host str
 	return outcome{result: resultRedirect, code: http.StatusPermanentRedirect}
 }
 
-// fail writes an error the edge generates itself.
-func (h *Handler) fail(w http.ResponseWriter, code int, detail, msg string) outcome {
+// fail writes an error the node generates itself, for r; reason is one of
+// origin's Reason constants.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, code int, reason, msg string) outcome {
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/plain; charset=utf-8")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Cache-Control", "no-store")
-	hdr.Set("Cache-Status", h.name+"; fwd=bypass; detail="+detail)
-	// Tern-Error marks an answer this node made itself, so the edge in
-	// front of a shield can tell a failed shield (fail over) from the
-	// origin's own error (pass it on).
-	hdr.Set("Tern-Error", detail)
+	hdr.Set("Cache-Status", h.name+"; fwd=bypass; detail="+reason)
+	if h.fromFleet(r) {
+		// Tern-Error marks an answer this node made itself, so the edge in
+		// front of a shield can tell a failed shield (fail over) from the
+		// origin's own error (pass it on). Only the fleet gets it.
+		hdr[origin.ErrorHeader] = []string{reason}
+	}
 	w.WriteHeader(code)
 	n, _ := fmt.Fprintf(w, "%d %s: %s\n", code, http.StatusText(code), msg)
 	return outcome{result: resultError, code: code, bytes: int64(n)}

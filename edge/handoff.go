@@ -9,6 +9,7 @@ import (
 
 	"github.com/tern-cdn/tern/edge/byterange"
 	"github.com/tern-cdn/tern/edge/precond"
+	"github.com/tern-cdn/tern/origin"
 )
 
 // A fill whose response may not be shared hands it to the request that
@@ -134,7 +135,7 @@ func (h *Handler) servePassRange(w http.ResponseWriter, r *http.Request, resp *h
 			return outcome{result: resultMiss, code: 499}
 		}
 		h.cfg.Logger.Warn("edge: upstream body failed", "url", r.URL.String(), "err", err)
-		return h.fail(w, http.StatusBadGateway, "upstream-error", upstreamErrorText(http.StatusBadGateway))
+		return h.fail(w, r, http.StatusBadGateway, origin.ReasonUpstreamError, upstreamErrorText(http.StatusBadGateway))
 	}
 	hdr := w.Header()
 	for k, vs := range resp.Header {

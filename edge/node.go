@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -8,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -65,6 +65,10 @@ type NodeOptions struct {
 	// ProcessMetrics adds Go runtime and process collectors to the node's
 	// registry. Set it for one node per process.
 	ProcessMetrics bool
+	// FleetSecret is the fleet secret when the topology names none
+	// (fleet.secret_file, fleet.secret_env): tern demo gives its nodes a
+	// random one. Without any, the node trusts no peer.
+	FleetSecret []byte
 }
 
 // Node is one running role of the topology (an edge, a shield or a static
@@ -126,7 +130,15 @@ func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node,
 				return nil, fmt.Errorf("node %s: data dir: %w", ref.Name, err)
 			}
 		}
-		h, err := newCacheHandler(t, ref, reg, log, n, opts.DataDir)
+		secret, err := fleetSecret(t, opts)
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", ref.Name, err)
+		}
+		if len(secret) == 0 {
+			log.Error("no fleet secret (fleet.secret_file or fleet.secret_env): this node trusts no other node; " +
+				"shields drop the client address and scheme edges forward, and edges cannot tell a shield's errors from the origin's")
+		}
+		h, err := newCacheHandler(t, ref, reg, log, n, opts.DataDir, origin.NewFleet(secret))
 		if err != nil {
 			return nil, fmt.Errorf("node %s: %w", ref.Name, err)
 		}
@@ -269,7 +281,7 @@ func (n *Node) listenSecure(t *configs.Topology, ref configs.NodeRef, h http.Han
 }
 
 // newCacheHandler builds the cache of an edge or a shield.
-func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.Registry, log *slog.Logger, n *Node, dataDir string) (*Handler, error) {
+func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.Registry, log *slog.Logger, n *Node, dataDir string, fleet *origin.Fleet) (*Handler, error) {
 	mem, err := store.NewMemory(t.MemoryFor(ref).Int64())
 	if err != nil {
 		return nil, err
@@ -299,21 +311,9 @@ func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.R
 		}
 	})
 
-	upstream, shielded, err := newUpstream(t, ref, reg, log, n)
+	upstream, shielded, err := newUpstream(t, ref, reg, log, n, fleet)
 	if err != nil {
 		return nil, err
-	}
-	var trusted []netip.Prefix
-	if ref.Role == configs.RoleShield {
-		// A shield keeps the client address its edges forward.
-		for _, e := range t.Edges() {
-			if ip, err := netip.ParseAddr(e.Node.Listen.Host()); err == nil {
-				trusted = append(trusted, netip.PrefixFrom(ip, ip.BitLen()))
-			}
-			for _, ip := range e.Node.Public {
-				trusted = append(trusted, netip.PrefixFrom(ip, ip.BitLen()))
-			}
-		}
 	}
 	var sites []Site
 	for _, s := range t.Sites {
@@ -349,7 +349,7 @@ func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.R
 		SliceSize:            t.Cache.SliceSize.Int64(),
 		UpstreamTimeout:      upstreamTimeout(t, ref),
 		UpstreamTotalTimeout: t.Upstream.TotalTimeout.D(),
-		TrustedProxies:       trusted,
+		Fleet:                fleet,
 		HTTPSPort:            httpsPort(ref),
 		Logger:               log,
 		Registerer:           reg,
@@ -360,6 +360,29 @@ func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.R
 	// The handler stops before the store it writes to.
 	n.closers = append([]func(){h.Close}, n.closers...)
 	return h, nil
+}
+
+// fleetSecret reads the fleet secret the topology names, else takes the
+// process's (opts.FleetSecret); nil when there is none.
+func fleetSecret(t *configs.Topology, opts NodeOptions) ([]byte, error) {
+	switch f := t.Fleet; {
+	case f.SecretFile != "":
+		b, err := os.ReadFile(f.SecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("fleet.secret_file: %w", err)
+		}
+		if b = bytes.TrimSpace(b); len(b) == 0 {
+			return nil, fmt.Errorf("fleet.secret_file: %s is empty", f.SecretFile)
+		}
+		return b, nil
+	case f.SecretEnv != "":
+		v := strings.TrimSpace(os.Getenv(f.SecretEnv))
+		if v == "" {
+			return nil, fmt.Errorf("fleet.secret_env: %s is empty or not set", f.SecretEnv)
+		}
+		return []byte(v), nil
+	}
+	return opts.FleetSecret, nil
 }
 
 // httpsPort is the port an edge's HTTPS redirects point to.
@@ -393,7 +416,7 @@ func tierRules(rules []configs.TierRule) []TierRule {
 // shield, the site's origins. Shields are checked on their admin /healthz,
 // origins on the site's health_path; every upstream is also checked
 // passively by its requests' failures.
-func newUpstream(t *configs.Topology, ref configs.NodeRef, reg *prometheus.Registry, log *slog.Logger, n *Node) (http.RoundTripper, bool, error) {
+func newUpstream(t *configs.Topology, ref configs.NodeRef, reg *prometheus.Registry, log *slog.Logger, n *Node, fleet *origin.Fleet) (http.RoundTripper, bool, error) {
 	up := t.Upstream
 	hc := origin.HealthConfig{
 		MaxFails: up.Health.MaxFails, FailBackoff: up.Health.FailBackoff.D(),
@@ -460,7 +483,8 @@ func newUpstream(t *configs.Topology, ref configs.NodeRef, reg *prometheus.Regis
 				return nil, false, err
 			}
 			n.runners = append(n.runners, shields.Run)
-			transport = origin.NewSplit(hosts, toShields, toOrigins)
+			// Only the requests to shields carry the fleet's token.
+			transport = origin.NewSplit(hosts, fleet.Sign(toShields), toOrigins)
 		}
 	}
 	self := ""

@@ -37,8 +37,9 @@ func demoOnFreePorts(t *testing.T) map[string]*edge.Node {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 8)
 	nodes := map[string]*edge.Node{}
+	secret := []byte(t.Name() + " fleet secret")
 	start := func(ref configs.NodeRef) *edge.Node {
-		n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: t.TempDir()})
+		n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: t.TempDir(), FleetSecret: secret})
 		if err != nil {
 			t.Fatal(err)
 		}

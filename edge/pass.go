@@ -25,7 +25,7 @@ func (h *Handler) pass(w http.ResponseWriter, r *http.Request, s *Site, primary,
 		}
 		h.cfg.Logger.Warn("edge: upstream request failed", "key", primary, "method", r.Method, "err", err)
 		code := errorStatus(err)
-		return h.fail(w, code, "upstream-error", upstreamErrorText(code))
+		return h.fail(w, r, code, failureReason(err), upstreamErrorText(code))
 	}
 	upstreamStatus := h.cleanResponseHeader(resp.Header)
 	status := h.name + "; fwd=" + fwd

@@ -2,6 +2,7 @@ package edge_test
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
@@ -36,8 +37,37 @@ func startFleet(t *testing.T, originURL string, shields, edges int) *fleet {
 // shields ("h2c", "http/1.1"; "": the default).
 func startFleetProto(t *testing.T, originURL string, shields, edges int, proto string) *fleet {
 	t.Helper()
+	return startFleetWith(t, shields, edges, fleetOpts{proto: proto, sites: []fleetSite{{"test", "www.cdn.test", originURL}}})
+}
+
+// fleetOpts shape a test fleet.
+type fleetOpts struct {
+	sites []fleetSite
+	// proto is how edges speak to shields ("": the default).
+	proto string
+	// timeout is upstream.timeout ("": the default).
+	timeout string
+	// tls gives every edge an HTTPS listener with certificates from a
+	// local CA (Node.CARoot).
+	tls bool
+	// secretEnv, when set, names the fleet secret's variable in the
+	// topology (fleet.secret_env) instead of giving the nodes a random one;
+	// "-" gives them none.
+	secretEnv string
+}
+
+type fleetSite struct{ name, host, origin string }
+
+// startFleetWith runs a fleet of the given shape; its nodes share a
+// random fleet secret.
+func startFleetWith(t *testing.T, shields, edges int, o fleetOpts) *fleet {
+	t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "sites:\n  - name: test\n    hosts: [www.cdn.test]\n    origin: %s\ndatacenters:\n", originURL)
+	b.WriteString("sites:\n")
+	for _, s := range o.sites {
+		fmt.Fprintf(&b, "  - name: %s\n    hosts: [%s]\n    origin: %s\n", s.name, s.host, s.origin)
+	}
+	b.WriteString("datacenters:\n")
 	for i := 0; i < max(shields, edges); i++ {
 		fmt.Fprintf(&b, "  - name: dc%d\n    lat: %d\n    lon: 0\n", i, i)
 		if i < shields {
@@ -45,13 +75,31 @@ func startFleetProto(t *testing.T, originURL string, shields, edges int, proto s
 		}
 		if i < edges {
 			fmt.Fprintf(&b, "    edges:\n      - name: edge-%d\n        listen: 127.0.%d.1:0\n        admin: 127.0.%d.1:0\n", i+1, i+1, i+1)
+			if o.tls {
+				fmt.Fprintf(&b, "        tls_listen: 127.0.%d.1:0\n", i+1)
+			}
 		}
 	}
+	if o.tls {
+		b.WriteString("tls:\n  mode: local\n")
+	}
 	b.WriteString("upstream:\n")
-	if proto != "" {
-		fmt.Fprintf(&b, "  shield_protocol: %s\n", proto)
+	if o.proto != "" {
+		fmt.Fprintf(&b, "  shield_protocol: %s\n", o.proto)
+	}
+	if o.timeout != "" {
+		fmt.Fprintf(&b, "  timeout: %s\n", o.timeout)
 	}
 	b.WriteString("  health:\n    interval: 100ms\n    rise: 1\n    fall: 1\n    max_fails: 1\n    fail_backoff: 200ms\n")
+	var secret []byte
+	switch o.secretEnv {
+	case "":
+		secret = make([]byte, 32)
+		rand.Read(secret)
+	case "-":
+	default:
+		fmt.Fprintf(&b, "fleet:\n  secret_env: %s\n", o.secretEnv)
+	}
 	top, err := configs.Parse("fleet.yaml", []byte(b.String()))
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +122,7 @@ func startFleetProto(t *testing.T, originURL string, shields, edges int, proto s
 			if ref.Role != role {
 				continue
 			}
-			n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: t.TempDir()})
+			n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: t.TempDir(), FleetSecret: secret})
 			if err != nil {
 				t.Fatal(err)
 			}

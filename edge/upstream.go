@@ -74,6 +74,11 @@ func (h *Handler) upstreamRequest(ctx context.Context, r *http.Request, s *Site,
 	for k, v := range kept {
 		hdr[k] = v
 	}
+	// The tiers' own signals never travel on: the fleet's token is added
+	// again for a shield only (origin.Fleet.Sign), and a client's
+	// Tern-Error means nothing.
+	delete(hdr, origin.FleetHeader)
+	delete(hdr, origin.ErrorHeader)
 	appendVia(hdr, h.via)
 
 	out := &http.Request{
@@ -96,8 +101,15 @@ func (h *Handler) upstreamRequest(ctx context.Context, r *http.Request, s *Site,
 }
 
 // setForwarding sets X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host
-// and Forwarded. A trusted peer's values are kept and appended to.
+// and Forwarded. The fleet's own requests (an edge's, at its shield) keep
+// the values the edge set: they describe the client, and the hop between
+// tiers is the CDN's own. A trusted proxy's values are kept and appended
+// to. Anyone else's are replaced.
 func (h *Handler) setForwarding(hdr http.Header, r *http.Request, host string) {
+	hdr["X-Forwarded-Host"] = []string{host}
+	if h.fromFleet(r) && len(hdr["X-Forwarded-For"]) > 0 && len(hdr["X-Forwarded-Proto"]) > 0 && len(hdr["Forwarded"]) > 0 {
+		return
+	}
 	ip := remoteIP(r)
 	trusted := ip.IsValid() && h.trusted(ip)
 	proto := "http"
@@ -113,7 +125,6 @@ func (h *Handler) setForwarding(hdr http.Header, r *http.Request, host string) {
 	if !trusted || len(hdr["X-Forwarded-Proto"]) == 0 {
 		hdr["X-Forwarded-Proto"] = []string{proto}
 	}
-	hdr["X-Forwarded-Host"] = []string{host}
 	fwd := "for=" + forwardedNode(ip) + ";host=\"" + host + "\";proto=" + proto
 	if trusted && len(hdr["Forwarded"]) > 0 {
 		fwd = strings.Join(hdr["Forwarded"], ", ") + ", " + fwd
@@ -158,9 +169,27 @@ func appendVia(h http.Header, via string) {
 	h["Via"] = []string{via}
 }
 
-// looped reports whether a request already passed through this node.
+// looped reports whether a request already passed through this node. A
+// request from outside the fleet (a client; an origin that sends requests
+// back into the CDN) loops when any Via entry names this node: a client
+// that claims so gets the 508 alone, before any shared fetch. From the
+// fleet (an edge, at its shield), only the entry the edge added itself,
+// the last, is the fleet's: the ones before it the edge took from its
+// client, and they must not make the shield refuse a fetch that other
+// clients share.
 func (h *Handler) looped(r *http.Request) bool {
-	for _, v := range r.Header["Via"] {
+	vias := r.Header["Via"]
+	if len(vias) == 0 {
+		return false
+	}
+	if h.fromFleet(r) {
+		last := vias[len(vias)-1]
+		if i := strings.LastIndexByte(last, ','); i >= 0 {
+			last = last[i+1:]
+		}
+		return strings.TrimSpace(last) == h.via
+	}
+	for _, v := range vias {
 		for _, hop := range strings.Split(v, ",") {
 			if strings.TrimSpace(hop) == h.via {
 				return true
@@ -195,12 +224,29 @@ var errUpstreamTimeout = origin.ErrHeaderTimeout
 
 // errorStatus maps an upstream failure to the status a client gets.
 func errorStatus(err error) int {
+	var te *origin.TierError
+	if errors.As(err, &te) {
+		return te.Status
+	}
 	var ne net.Error
 	if errors.Is(err, errUpstreamTimeout) || errors.Is(err, context.DeadlineExceeded) ||
 		(errors.As(err, &ne) && ne.Timeout()) {
 		return http.StatusGatewayTimeout
 	}
 	return http.StatusBadGateway
+}
+
+// failureReason is the Tern-Error reason of an upstream failure: a
+// shield's own, passed on, or what err says of the origin.
+func failureReason(err error) string {
+	var te *origin.TierError
+	if errors.As(err, &te) {
+		if _, known := origin.ClassifyReason(te.Reason); known {
+			return te.Reason
+		}
+		return origin.ReasonUpstreamError
+	}
+	return origin.FailureReason(err)
 }
 
 // upstreamErrorText is what a client is told of an upstream failure: the
@@ -213,10 +259,12 @@ func upstreamErrorText(code int) string {
 }
 
 // cleanResponseHeader prepares an upstream response's header for clients
-// and the store: hop-by-hop fields and Alt-Svc removed, CDN-only fields
-// removed at a client-facing node, this node added to Via.
+// and the store: hop-by-hop fields, Alt-Svc and the tiers' Tern-Error
+// removed, CDN-only fields removed at a client-facing node, this node
+// added to Via.
 func (h *Handler) cleanResponseHeader(hdr http.Header) (upstreamStatus string) {
 	removeHopHeaders(hdr)
+	delete(hdr, origin.ErrorHeader)
 	upstreamStatus = strings.Join(hdr["Cache-Status"], ", ")
 	delete(hdr, "Cache-Status")
 	if h.cfg.ClientFacing {

@@ -19,4 +19,8 @@
 // a transport error, a shield's own error (a 5xx carrying ErrorHeader) or
 // an overloaded origin of a pool of several; the origin's own 5xx passed
 // through a shield is an answer. Only replayable requests are sent twice.
+//
+// tier.go holds the contract between edges and shields: the ErrorHeader
+// reasons and what each means (ClassifyReason), and Fleet, the token with
+// which edges authenticate their requests to shields.
 package origin

@@ -24,8 +24,9 @@ func TestMain(m *testing.M) {
 
 // backend is a loopback upstream (shield or origin) that counts requests
 // and answers as told: its status and Tern-Error are switchable, and as a
-// shield it can proxy to an origin, answering 502 with Tern-Error:
-// upstream-error when that fails, as a real shield does.
+// shield it can proxy to an origin, answering 502 with the Tern-Error
+// reason of the failure (FailureReason) when that fails, as a real shield
+// does.
 type backend struct {
 	*httptest.Server
 	name    string
@@ -65,8 +66,8 @@ func (b *backend) proxy(t *testing.T, base string) {
 			pr.Out.Host = pr.In.Host
 		},
 		Transport: tr,
-		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, _ error) {
-			w.Header().Set(ErrorHeader, ReasonUpstreamError)
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			w.Header().Set(ErrorHeader, FailureReason(err))
 			w.WriteHeader(http.StatusBadGateway)
 		},
 		ModifyResponse: func(resp *http.Response) error {

@@ -17,19 +17,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// ErrorHeader is the response field with which a Tern node marks an error
-// it generated itself; its value is the reason. A 5xx without it is the
-// origin's own answer, passed through.
-const ErrorHeader = "Tern-Error"
-
 // ErrHeaderTimeout is the cause with which a caller cancels a request's
 // context when the upstream took too long to answer: an attempt cut off by
 // it counts against the upstream, unlike one whose client went away.
 var ErrHeaderTimeout = errors.New("upstream did not answer in time")
-
-// ReasonUpstreamError is the ErrorHeader reason of a shield that could not
-// get an answer from the origin.
-const ReasonUpstreamError = "upstream-error"
 
 // Results, the values of the "result" label of requests_total.
 const (
@@ -109,10 +100,11 @@ func (c *candidate) poolName() string {
 type verdict uint8
 
 const (
-	answered   verdict = iota // return it
-	failed                    // the upstream failed: try the next candidate
-	originDown                // a shield could not reach the origin: try the origin pool
-	notCached                 // a cache-only attempt found nothing: try the next candidate
+	answered     verdict = iota // return it
+	failed                      // the upstream failed: try the next candidate
+	originDown                  // a shield could not reach the origin: try the origin pool
+	originFailed                // the origin failed a shield's request: never ask it again
+	notCached                   // a cache-only attempt found nothing: try the next candidate
 )
 
 // cacheOnlyDirective is added to the requests sent to the remaining shields
@@ -125,11 +117,16 @@ const cacheOnlyDirective = "only-if-cached"
 //
 // It moves on to the next candidate after a transport error (refused,
 // reset, timeout…); a 5xx from a shield carrying ErrorHeader (the shield
-// itself failed; with ReasonUpstreamError or "must-revalidate" the shield
-// could not reach the origin, so the remaining shields are skipped for the
-// origin pool); or a 502, 503 or 504 from an origin of a pool with more
-// than one upstream. A shield's 5xx without ErrorHeader is the origin's
-// answer and is returned.
+// itself failed, see ClassifyReason); or a 502, 503 or 504 from an origin
+// of a pool with more than one upstream. A shield's 5xx without
+// ErrorHeader is the origin's answer and is returned, and so is one whose
+// reason is an answer (a loop, a refused request). When a shield reports
+// that the origin failed, the remaining shields are asked from their
+// caches only; when it could not reach the origin at all, the origin pool
+// is tried after them, but when the origin got the request and failed or
+// timed out, it is not asked again: that would only double its load.
+// Neither counts against the shield. ErrorHeader is deleted from every
+// response that is not a shield's.
 //
 // Only a replayable request is sent again: GET, HEAD or OPTIONS without a
 // body or with GetBody. Any other request moves on only when its
@@ -160,9 +157,13 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 		prevErr   error
 		attempts  int
 		cacheOnly bool // a shield reported the origin down
+		noOrigin  bool // a shield reported the origin failed
 	)
 	for i := range cands {
 		c := &cands[i]
+		if noOrigin && c.role != roleShield {
+			break
+		}
 		probe, ok := c.u.acquire()
 		if !ok {
 			continue
@@ -213,9 +214,10 @@ func (r *Router) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		prev, prevResp, prevErr = c, resp, err
-		if v == originDown {
+		if v == originDown || v == originFailed {
 			cacheOnly = true
 		}
+		noOrigin = noOrigin || v == originFailed
 		if ctx.Err() != nil || !(replayable || rewindable && isDialError(err)) {
 			break
 		}
@@ -250,8 +252,13 @@ func (r *Router) attempt(ctx context.Context, out *http.Request, c *candidate, p
 		}
 		return nil, failed, fmt.Errorf("origin: %s %s: %w", c.poolName(), c.u.Name, err)
 	}
+	if c.role != roleShield {
+		// Only a shield of the fleet marks its own errors: an origin's
+		// ErrorHeader is a forgery, or another CDN's.
+		delete(resp.Header, ErrorHeader)
+	}
 	v := judge(c, resp)
-	if cacheOnly && v == answered && resp.StatusCode == http.StatusGatewayTimeout && resp.Header.Get(ErrorHeader) == cacheOnlyDirective {
+	if cacheOnly && v == answered && resp.StatusCode == http.StatusGatewayTimeout && resp.Header.Get(ErrorHeader) == ReasonOnlyIfCached {
 		v = notCached // the shield answered: not a failure
 	}
 	if c.role != roleDirect {
@@ -271,11 +278,17 @@ func judge(c *candidate, resp *http.Response) verdict {
 	}
 	switch c.role {
 	case roleShield:
-		switch resp.Header.Get(ErrorHeader) {
-		case "", "only-if-cached": // the origin's answer; an answer to what was asked
+		reason := resp.Header.Get(ErrorHeader)
+		if reason == "" { // the origin's answer
 			return answered
-		case ReasonUpstreamError, "must-revalidate": // the shield could not reach the origin
+		}
+		switch kind, _ := ClassifyReason(reason); kind {
+		case Answered:
+			return answered
+		case OriginUnreachable:
 			return originDown
+		case OriginFailed:
+			return originFailed
 		}
 		return failed
 	case roleOrigin:

@@ -249,7 +249,7 @@ func TestRouterOrigin5xxPassesThrough(t *testing.T) {
 	}
 }
 
-// Tern-Error: upstream-error means the shield could not reach the origin:
+// Tern-Error: origin-unreachable means the shield could not reach the origin:
 // the edge asks the other shields from their caches only (Cache-Control:
 // only-if-cached), then tries the origin itself.
 func TestRouterShieldUpstreamErrorGoesToOrigin(t *testing.T) {
@@ -317,7 +317,7 @@ func TestRouterShieldErrorFailsOver(t *testing.T) {
 	st := newShieldTier(t, HealthConfig{})
 	req := st.req(t, http.MethodGet, "/app.js")
 	order := st.rank(t, req)
-	order[0].fail(http.StatusLoopDetected, "loop")
+	order[0].fail(http.StatusInternalServerError, "some-new-reason")
 	code, by, _ := get(t, st.router, req)
 	if code != http.StatusOK || by != order[1].name {
 		t.Fatalf("%d from %q, want 200 from %s", code, by, order[1].name)

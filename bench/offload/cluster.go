@@ -152,7 +152,10 @@ func startCluster(o clusterOpts, dataDir string, log *slog.Logger) (*cluster, er
 }
 
 func (c *cluster) startNode(ref configs.NodeRef) (*runningNode, error) {
-	n, err := edge.NewNode(c.top, ref, edge.NodeOptions{DataDir: c.dataDir, Logger: c.log.With("cluster", c.name)})
+	// The cluster's nodes share a fixed benchmark secret, so shields trust
+	// their edges as in a real fleet.
+	n, err := edge.NewNode(c.top, ref, edge.NodeOptions{DataDir: c.dataDir, Logger: c.log.With("cluster", c.name),
+		FleetSecret: []byte("bench-offload fleet secret " + c.name)})
 	if err != nil {
 		return nil, err
 	}

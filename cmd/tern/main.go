@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -70,7 +71,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if !ok {
 			return fmt.Errorf("%s: no node named %q", *config, *node)
 		}
-		return serve(t, []configs.NodeRef{ref}, *dataDir, log, nil)
+		return serve(t, []configs.NodeRef{ref}, *dataDir, nil, log, nil)
 	case "demo":
 		fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 		dataDir := fs.String("data-dir", defaultDataDir(), "where caches, keys and state live")
@@ -85,7 +86,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		return serve(t, t.Nodes(), *dataDir, log, func(nodes running) { printDemo(stdout, nodes, token) })
+		// The demo's nodes run in one process: they share a secret made
+		// for it, unless the topology names one.
+		secret := make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			return fmt.Errorf("demo: fleet secret: %w", err)
+		}
+		return serve(t, t.Nodes(), *dataDir, secret, log, func(nodes running) { printDemo(stdout, nodes, token) })
 	case "config":
 		if len(args) != 3 || args[1] != "check" {
 			return errors.New("usage: tern config check FILE")
@@ -117,8 +124,9 @@ type running struct {
 }
 
 // serve builds the nodes, runs them until SIGINT or SIGTERM, and shuts
-// them down gracefully. started runs once every node listens.
-func serve(t *configs.Topology, refs []configs.NodeRef, dataDir string, log *slog.Logger, started func(running)) error {
+// them down gracefully. fleetSecret is the nodes' fleet secret when the
+// topology names none (nil: none). started runs once every node listens.
+func serve(t *configs.Topology, refs []configs.NodeRef, dataDir string, fleetSecret []byte, log *slog.Logger, started func(running)) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
@@ -139,7 +147,7 @@ func serve(t *configs.Topology, refs []configs.NodeRef, dataDir string, log *slo
 			}
 		} else {
 			var n *edge.Node
-			n, err = edge.NewNode(t, ref, edge.NodeOptions{DataDir: dataDir, Logger: log, ProcessMetrics: i == 0})
+			n, err = edge.NewNode(t, ref, edge.NodeOptions{DataDir: dataDir, Logger: log, ProcessMetrics: i == 0, FleetSecret: fleetSecret})
 			if err == nil {
 				nodes.caches = append(nodes.caches, n)
 				runs = append(runs, n.Run)

@@ -1,0 +1,4 @@
+package edge
+
+// FailureReason exposes failureReason to the contract test.
+var FailureReason = failureReason
