@@ -358,44 +358,6 @@ func (d *Disk) Set(key string, e *httpcache.Entry, ttl time.Duration) bool {
 	return true
 }
 
-var errClosed = errors.New("store: disk store closed")
-
-// write stores record r (v encoded, cost as Bytes counts it) under key,
-// with body in its file, evicting to stay within the budget. On error it
-// returns the path that failed and leaves no file behind.
-func (d *Disk) write(key string, body []byte, r record, v []byte, cost int64) (string, error) {
-	var path string
-	if r.size > 0 {
-		path = bodyPath(d.bodies, key, r.id)
-		if err := d.writeBody(path, body); err != nil {
-			return path, err
-		}
-	}
-	if d.closed.Load() {
-		if path != "" {
-			os.Remove(path)
-		}
-		return path, errClosed
-	}
-	removed, err := d.update(func(x *indexTx) error {
-		if err := x.deleteKey(key); err != nil {
-			return err
-		}
-		if err := d.makeRoom(x, cost, r.stamp); err != nil {
-			return err
-		}
-		return x.put(key, v, r)
-	})
-	if err != nil {
-		if path != "" {
-			os.Remove(path)
-		}
-		return d.index, err
-	}
-	d.removeFiles(removed)
-	return "", nil
-}
-
 // writeBody writes body to a temp file, syncs it, renames it to path and
 // syncs path's folder. On error nothing is left behind.
 func (d *Disk) writeBody(path string, body []byte) (err error) {
