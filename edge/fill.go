@@ -353,7 +353,7 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 	}
 	{
 		final := *e
-		final.Body = body
+		final.Body = storedBody(body)
 		if e.Header.Get("Content-Length") == "" {
 			final.Header = e.Header.Clone()
 			final.Header.Set("Content-Length", strconv.Itoa(len(body)))

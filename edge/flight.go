@@ -142,11 +142,32 @@ func (f *flight) readFrom(r io.Reader, sizeHint int64) ([]byte, error) {
 	buf := make([]byte, 0, max(min(sizeHint, 64<<20), chunk))
 	for {
 		if len(buf) == cap(buf) {
+			// A body of the announced length fills the buffer exactly:
+			// look for one more byte before doubling it, or every such
+			// body would be stored in twice its size.
+			var one [1]byte
+			n, err := r.Read(one[:])
+			if n == 0 {
+				if err == io.EOF {
+					return buf, nil
+				}
+				if err != nil {
+					return buf, err
+				}
+				continue
+			}
 			// Readers keep the old array for the bytes they have not
 			// copied yet; it is never written again.
 			nb := make([]byte, len(buf), 2*cap(buf))
 			copy(nb, buf)
-			buf = nb
+			buf = append(nb, one[0])
+			f.publish(buf, false, nil)
+			if err == io.EOF {
+				return buf, nil
+			}
+			if err != nil {
+				return buf, err
+			}
 		}
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		if n > 0 {
@@ -160,6 +181,20 @@ func (f *flight) readFrom(r io.Reader, sizeHint int64) ([]byte, error) {
 			return buf, err
 		}
 	}
+}
+
+// storedBody is the body to keep in a stored entry: the fill buffer as it
+// is, or a copy of its length when the buffer is much larger (at least
+// 32 KiB for a tiny body, up to twice the length when the length was not
+// announced). An entry's cost is its body's capacity, so a tiny body kept
+// in its fill buffer would cost 32 KiB; a body that fills most of its
+// buffer, as one of announced length does, is kept without a copy.
+func storedBody(b []byte) []byte {
+	spare := cap(b) - len(b)
+	if spare <= 4<<10 || spare <= len(b)/8 {
+		return b
+	}
+	return append(make([]byte, 0, len(b)), b...)
 }
 
 // fail ends a flight whose body was cut short: it leaves the set of

@@ -130,7 +130,7 @@ func (h *Handler) fillSliceBody(f *flight, headKey string, head *httpcache.Entry
 		h.cfg.Logger.Warn("edge: upstream slice failed", "key", headKey, "slice", i, "err", err)
 		return
 	}
-	e := &httpcache.Entry{Status: http.StatusPartialContent, Header: http.Header{}, Body: body,
+	e := &httpcache.Entry{Status: http.StatusPartialContent, Header: http.Header{}, Body: storedBody(body),
 		ETag: head.ETag, LastModified: head.LastModified, Tier: head.Tier, ResponseTime: head.ResponseTime}
 	if ttl := head.StoreTTL(h.cfg.Now()); ttl > 0 {
 		h.store.Set(sliceKey(headKey, head.SliceGen, i), e, ttl)

@@ -19,11 +19,18 @@ import (
 // shieldURL, on the shield harness's clock. Options adjust its config.
 func edgeBehind(t *testing.T, shield *harness, name string, opts ...func(*edge.Config)) *httptest.Server {
 	t.Helper()
-	u, _ := url.Parse(shield.edge.URL)
 	mem, err := store.NewMemory(16 << 20)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return edgeBehindWith(t, shield, name, mem)
+}
+
+// edgeBehindWith is edgeBehind with mem as the edge's store, closed at the
+// end of the test.
+func edgeBehindWith(t *testing.T, shield *harness, name string, mem *store.Memory) *httptest.Server {
+	t.Helper()
+	u, _ := url.Parse(shield.edge.URL)
 	tr := &http.Transport{DisableCompression: true}
 	cfg := edge.Config{
 		Node: name, Sites: []edge.Site{{Name: "test", Hosts: []string{"www.cdn.test"}, Origin: u}},

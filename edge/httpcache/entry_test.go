@@ -117,12 +117,16 @@ func TestEntryCost(t *testing.T) {
 		e    Entry
 		want int64
 	}{
-		{name: "empty", e: Entry{}, want: 256},
-		{name: "body", e: Entry{Body: make([]byte, 1000)}, want: 1256},
-		{name: "header", e: Entry{Header: http.Header{"Ab": {"x", "yy"}}}, want: 256 + 2 + (1 + 16) + (2 + 16)},
-		{name: "header without values", e: Entry{Header: http.Header{"Abc": nil}}, want: 256 + 3},
+		{name: "empty", e: Entry{}, want: EntryOverhead},
+		{name: "body", e: Entry{Body: make([]byte, 1000)}, want: EntryOverhead + 1000},
+		// What the body holds in memory, not its length.
+		{name: "body with spare capacity", e: Entry{Body: make([]byte, 100, 32<<10)}, want: EntryOverhead + 32<<10},
+		{name: "header", e: Entry{Header: http.Header{"Ab": {"x", "yy"}}}, want: EntryOverhead + 2 + 64 + (1 + 16) + (2 + 16)},
+		{name: "header without values", e: Entry{Header: http.Header{"Abc": nil}}, want: EntryOverhead + 3 + 64},
 		{name: "both", e: Entry{Body: []byte("hello"), Header: http.Header{"Content-Type": {"text/plain"}, "Etag": {`"1"`}}},
-			want: 256 + 5 + (12 + 10 + 16) + (4 + 3 + 16)},
+			want: EntryOverhead + int64(cap([]byte("hello"))) + (12 + 64 + 10 + 16) + (4 + 64 + 3 + 16)},
+		{name: "vary and surrogate keys", e: Entry{VaryMarker: true, Vary: []string{"Accept-Encoding"}, SurrogateKeys: []string{"a", "b"}},
+			want: EntryOverhead + (15 + 16) + 2*16},
 	}
 	for _, tt := range tests {
 		if got := tt.e.Cost(); got != tt.want {

@@ -49,6 +49,10 @@ type Disk struct {
 	db                      *bolt.DB
 	met                     *diskMetrics
 
+	// limit is the effective budget: max, or less once the filesystem
+	// was found full first (see noSpace).
+	limit atomic.Int64
+
 	epoch uint32        // this process's epoch, part of every file id
 	seq   atomic.Uint64 // the last file id's seq
 
@@ -124,6 +128,7 @@ func openDisk(cfg DiskConfig, tun diskTuning) (_ *Disk, err error) {
 	if d.now == nil {
 		d.now = time.Now
 	}
+	d.limit.Store(cfg.MaxBytes)
 	d.pending.init(tun.maxPending)
 	if err := d.makeDirs(); err != nil {
 		return nil, err
@@ -304,8 +309,10 @@ func (d *Disk) Get(key string) (*httpcache.Entry, bool) {
 // whole. An entry whose File is the body this cache's Get gave for key (a
 // revalidated entry) has only its metadata updated, its file kept (see
 // refresh). Set refuses an entry with any other File, one whose Tier
-// excludes the disk, and one that costs more than MaxBytes; a failed write
-// returns false and leaves no file behind.
+// excludes the disk, and one that costs more than the effective budget
+// (EffectiveBytes); a failed write returns false and leaves no file
+// behind. A write that finds the filesystem full lowers the effective
+// budget, evicts and is tried once more (noSpace).
 func (d *Disk) Set(key string, e *httpcache.Entry, ttl time.Duration) bool {
 	if ttl <= 0 || e == nil || !e.Tier.Allows(httpcache.TierDisk) ||
 		key == "" || len(key) > bolt.MaxKeySize || d.closed.Load() {
@@ -328,51 +335,26 @@ func (d *Disk) Set(key string, e *httpcache.Entry, ttl time.Duration) bool {
 	}
 	v := r.append(make([]byte, 0, recordHeader+len(r.meta)))
 	cost := objectCost(key, len(v), r.size)
-	if cost > d.max {
+	if cost > d.limit.Load() {
 		return false
 	}
-	var path string
-	if r.size > 0 {
-		path = bodyPath(d.bodies, key, r.id)
-		if err := d.writeBody(path, e.Body); err != nil {
-			d.writeFailed(path, err)
+	path, err := d.write(key, e.Body, r, v, cost)
+	if writeResult(err) == writeENOSPC {
+		// The filesystem holds less than the budget: make room and try
+		// once more, or the tier stays full and every write fails.
+		d.writeFailed(path, err)
+		if !d.noSpace(path, err, cost) {
 			return false
 		}
+		path, err = d.write(key, e.Body, r, v, cost)
 	}
-	if d.closed.Load() {
-		if path != "" {
-			os.Remove(path)
-		}
-		return false
-	}
-	removed, err := d.update(func(x *indexTx) error {
-		if err := x.deleteKey(key); err != nil {
-			return err
-		}
-		if x.m.bytes+cost > d.max {
-			// Make room by recency that includes the latest hits.
-			touched, expired := d.pending.take()
-			if err := x.touch(touched); err != nil {
-				return err
-			}
-			if err := x.expire(expired, now); err != nil {
-				return err
-			}
-			if err := x.evict(d.max - cost); err != nil {
-				return err
-			}
-		}
-		return x.put(key, v, r)
-	})
 	if err != nil {
-		if path != "" {
-			os.Remove(path)
+		if !errors.Is(err, errClosed) {
+			d.writeFailed(path, err)
 		}
-		d.writeFailed(d.index, err)
 		return false
 	}
 	d.met.writes.WithLabelValues(writeOK).Inc()
-	d.removeFiles(removed)
 	return true
 }
 
@@ -453,8 +435,12 @@ func (d *Disk) has(key string) bool {
 // is larger.
 func (d *Disk) Bytes() int64 { return d.bytes.Load() }
 
-// MaxBytes is the cache's budget.
+// MaxBytes is the cache's budget, as configured.
 func (d *Disk) MaxBytes() int64 { return d.max }
+
+// EffectiveBytes is the budget the cache keeps to: MaxBytes, or what the
+// cache held when the filesystem was found full.
+func (d *Disk) EffectiveBytes() int64 { return d.limit.Load() }
 
 // Objects is the number of entries the cache holds.
 func (d *Disk) Objects() int64 { return d.objects.Load() }

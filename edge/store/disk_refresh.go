@@ -32,7 +32,7 @@ func (d *Disk) refresh(key string, e *httpcache.Entry, b *diskBody, ttl time.Dur
 	}
 	v := r.append(make([]byte, 0, recordHeader+len(r.meta)))
 	cost := objectCost(key, len(v), r.size)
-	if cost > d.max {
+	if cost > d.limit.Load() {
 		return false
 	}
 	current := false
@@ -43,17 +43,8 @@ func (d *Disk) refresh(key string, e *httpcache.Entry, b *diskBody, ttl time.Dur
 		}
 		current = true
 		x.forget(key, old, len(oldV))
-		if x.m.bytes+cost > d.max {
-			touched, expired := d.pending.take()
-			if err := x.touch(touched); err != nil {
-				return err
-			}
-			if err := x.expire(expired, now); err != nil {
-				return err
-			}
-			if err := x.evict(d.max - cost); err != nil {
-				return err
-			}
+		if err := d.makeRoom(x, cost, now); err != nil {
+			return err
 		}
 		return x.put(key, v, r)
 	})

@@ -224,7 +224,7 @@ func TestMemoryRefusesOversizedEntry(t *testing.T) {
 	if m.Bytes() != 0 {
 		t.Errorf("Bytes() = %d after a refused Set", m.Bytes())
 	}
-	fits := &httpcache.Entry{Body: make([]byte, mib-256)} // Cost() is exactly MaxBytes
+	fits := &httpcache.Entry{Body: make([]byte, mib-httpcache.EntryOverhead)} // Cost() is exactly MaxBytes
 	if fits.Cost() != mib {
 		t.Fatalf("test entry costs %d", fits.Cost())
 	}
