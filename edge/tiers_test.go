@@ -23,12 +23,12 @@ func edgeBehind(t *testing.T, shield *harness, name string, opts ...func(*edge.C
 	if err != nil {
 		t.Fatal(err)
 	}
-	return edgeBehindWith(t, shield, name, mem)
+	return edgeBehindWith(t, shield, name, mem, opts...)
 }
 
 // edgeBehindWith is edgeBehind with mem as the edge's store, closed at the
 // end of the test.
-func edgeBehindWith(t *testing.T, shield *harness, name string, mem *store.Memory) *httptest.Server {
+func edgeBehindWith(t *testing.T, shield *harness, name string, mem *store.Memory, opts ...func(*edge.Config)) *httptest.Server {
 	t.Helper()
 	u, _ := url.Parse(shield.edge.URL)
 	tr := &http.Transport{DisableCompression: true}
