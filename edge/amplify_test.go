@@ -7,6 +7,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"strings"
@@ -18,6 +21,8 @@ import (
 	"github.com/quic-go/quic-go/http3"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/tern-cdn/tern/edge"
 )
 
 // slowOrigin answers only once released, and counts the requests that
@@ -330,5 +335,67 @@ func TestAbandonBudgetPerNetwork(t *testing.T) {
 				t.Errorf("after the budget refilled: %d", code)
 			}
 		})
+	}
+}
+
+// TestSparseRangesOnColdObject sends 16 one-byte ranges, one in each
+// slice, of a 16 MiB object nobody has fetched yet: the edge must fetch
+// about what it answers (the head's slice plus the bytes asked for), not
+// all 16 slices; through two tiers too. The answer must still be right,
+// and again once the head is stored.
+func TestSparseRangesOnColdObject(t *testing.T) {
+	const size, slice = 16 << 20, 1 << 20
+	video := randomBody(size, 11)
+	var specs []string
+	var want [][2]int
+	for i := 0; i < 16; i++ {
+		at := i*slice + 7*i + 5
+		specs = append(specs, fmt.Sprintf("%d-%d", at, at))
+		want = append(want, [2]int{at, at + 1})
+	}
+	rangeHdr := "bytes=" + strings.Join(specs, ",")
+	for _, n := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d tiers", n), func(t *testing.T) {
+			o := newRangeOrigin()
+			o.set("/v.mp4", video, "v1")
+			ts := startTiers(t, n, o.ServeHTTP, func(c *edge.Config) { c.SliceSize = slice })
+			for round := 0; round < 2; round++ {
+				before := o.sent.Load()
+				resp, body := ts.get(t, "/v.mp4", "Range", rangeHdr)
+				checkParts(t, resp, body, video, want)
+				sent := o.sent.Load() - before
+				t.Logf("round %d: %d origin body bytes for a %d byte response", round, sent, len(body))
+				if round == 0 && sent > slice+64<<10 {
+					t.Errorf("origin sent %d bytes (%.1f slices) for 16 one-byte ranges", sent, float64(sent)/slice)
+				}
+				if round == 1 && sent > 64<<10 {
+					t.Errorf("second request: origin sent %d bytes", sent)
+				}
+			}
+		})
+	}
+}
+
+// checkParts checks a multipart/byteranges answer against want's ranges
+// of body.
+func checkParts(t *testing.T, resp *http.Response, got string, body []byte, want [][2]int) {
+	t.Helper()
+	_, params, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if resp.StatusCode != http.StatusPartialContent || err != nil {
+		t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	mr := multipart.NewReader(strings.NewReader(got), params["boundary"])
+	for _, w := range want {
+		p, err := mr.NextPart()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(p)
+		if string(b) != string(body[w[0]:w[1]]) || p.Header.Get("Content-Range") != fmt.Sprintf("bytes %d-%d/%d", w[0], w[1]-1, len(body)) {
+			t.Fatalf("part %v: %q %q", w, b, p.Header.Get("Content-Range"))
+		}
+	}
+	if _, err := mr.NextPart(); err != io.EOF {
+		t.Fatalf("after the last part: %v", err)
 	}
 }
