@@ -144,8 +144,8 @@ func TestH2RapidResetBounded(t *testing.T) {
 	if !allCancelled {
 		t.Errorf("fills left running for nobody: %d of %d origin requests not cancelled", hs.hits()-o.cancelled.Load(), hs.hits())
 	}
-	if !closed {
-		t.Errorf("the edge kept the connection open after %d reset requests", sent)
+	if !closed || hs.metric("tern_edge_abandon_budget_closed_connections_total") < 1 {
+		t.Errorf("the edge did not close the connection for its abandoned fills after %d reset requests", sent)
 	}
 	if got := hs.hits(); got > 100 {
 		t.Errorf("origin fetches = %d for %d reset requests, want ≤ 100", got, sent)
@@ -363,6 +363,11 @@ func TestSparseRangesOnColdObject(t *testing.T) {
 				before := o.sent.Load()
 				resp, body := ts.get(t, "/v.mp4", "Range", rangeHdr)
 				checkParts(t, resp, body, video, want)
+				if round == 0 {
+					// The head's fill goes on storing slice 0 after the
+					// answer, which needed one byte of it: count it all.
+					eventually(5*time.Second, func() bool { return o.sent.Load()-before >= slice })
+				}
 				sent := o.sent.Load() - before
 				t.Logf("round %d: %d origin body bytes for a %d byte response", round, sent, len(body))
 				if round == 0 && sent > slice+64<<10 {
