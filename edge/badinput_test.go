@@ -99,7 +99,9 @@ func TestRangeAbuseIsBounded(t *testing.T) {
 }
 
 // TestClientGoneDuringFill checks that a client leaving mid-fill neither
-// stops the fill for others nor leaks goroutines (goleak in TestMain).
+// stops the fill for another client waiting for it nor leaks goroutines
+// (goleak in TestMain). (A fill whose every client has gone is cancelled:
+// TestLastClientGoneCancelsFill.)
 func TestClientGoneDuringFill(t *testing.T) {
 	release := make(chan struct{})
 	hs := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
@@ -115,9 +117,15 @@ func TestClientGoneDuringFill(t *testing.T) {
 	finished := make(chan struct{})
 	go func() { hs.h.ServeHTTP(rec, req); close(finished) }()
 	waitFor(t, func() bool { return hs.hits() == 1 })
+	stays := make(chan result, 1)
+	go func() { stays <- hs.get("/x") }()
+	waitFor(t, func() bool { return hs.metric("tern_edge_collapsed_waiters_total") == 1 })
 	cancel()
 	<-finished
 	close(release)
+	if r := <-stays; r.body != "done" {
+		t.Fatalf("the client that stayed got %d %q", r.code, r.body)
+	}
 	waitFor(t, func() bool {
 		r := hs.get("/x")
 		return r.body == "done" && strings.Contains(r.status(), "hit")

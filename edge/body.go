@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"os"
+
+	"github.com/tern-cdn/tern/edge/byterange"
 )
 
 // bodyKind says where a response body's bytes come from.
@@ -82,13 +84,14 @@ func (b body) writeRange(ctx context.Context, w io.Writer, flush func(), off, n 
 	return int64(m), err
 }
 
-// readerAt gives random access to a complete body (for multipart ranges).
-func (b body) readerAt(ctx context.Context) io.ReaderAt {
+// readerAt gives random access to a complete body for a multipart
+// response with ranges.
+func (b body) readerAt(ctx context.Context, ranges []byterange.Range) io.ReaderAt {
 	switch b.kind {
 	case bodyFile:
 		return b.file
 	case bodySlices:
-		return sliceReaderAt{ctx: ctx, s: b.slices}
+		return b.slices.readerAt(ctx, ranges)
 	}
 	return bytes.NewReader(b.bytes)
 }

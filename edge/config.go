@@ -104,6 +104,11 @@ type Config struct {
 	// HitForPass is how long a URL whose response could not be shared
 	// bypasses request collapsing. Default: 30s.
 	HitForPass time.Duration
+	// AbandonPerConn and AbandonPerNet budget the fills a client starts
+	// and leaves before they are answered, per connection (closed past
+	// it) and per /24 or /64 (new fills refused with 429 past it); see
+	// abandon.go. Zero: 16 and 50 per 10s. Trusted proxies are exempt.
+	AbandonPerConn, AbandonPerNet AbandonLimit
 	// Logger receives request errors. Default: discard.
 	Logger *slog.Logger
 	// Registerer receives the handler's metrics. Default: none kept.
@@ -139,6 +144,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.HitForPass <= 0 {
 		c.HitForPass = 30 * time.Second
+	}
+	if c.AbandonPerConn.Burst <= 0 {
+		c.AbandonPerConn = defaultAbandonPerConn
+	}
+	if c.AbandonPerNet.Burst <= 0 {
+		c.AbandonPerNet = defaultAbandonPerNet
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

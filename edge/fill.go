@@ -36,8 +36,15 @@ func (h *Handler) serveFill(w http.ResponseWriter, r *http.Request, s *Site, pri
 	fr := fillRequest{r: r, site: s, primary: primary, stale: stale, dirs: dirs, forward: dirs.forward(),
 		fwd: fwdReason(stale, h.cfg.Now()), slice: h.firstSlice(r), interim: h.newInterimWriter(w)}
 	fkey := flightKey(key, fr.forward)
+	if !h.flights.running(fkey) && h.netSpent(r) {
+		return h.refuseSpent(w, r)
+	}
 	f, created := h.flights.join(fkey,
-		func() *flight { return newFlight(key, r.Header, ctx.Done()) },
+		func() *flight {
+			f := newFlight(key, r.Header, ctx.Done())
+			f.abandonable = true
+			return f
+		},
 		func(f *flight) {
 			if fkey != key {
 				h.flights.alias(key, f)
@@ -47,6 +54,11 @@ func (h *Handler) serveFill(w http.ResponseWriter, r *http.Request, s *Site, pri
 	if !created {
 		h.m.collapsed.Inc()
 	}
+	defer func() {
+		if h.flights.leave(f, ctx.Err() != nil) {
+			h.chargeAbandoned(r)
+		}
+	}()
 	// Only the request that started the fill gets its 1xx responses: the
 	// others joined at any time, some after the final response.
 	select {
@@ -161,6 +173,7 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 	}
 	ctx, cancelTotal := context.WithTimeout(h.ctx, h.cfg.UpstreamTotalTimeout)
 	ctx, cancel := context.WithCancelCause(ctx)
+	f.setCancel(cancel)
 	// A response handed to the fill's creator is read after fill returns:
 	// the creator then ends the upstream request (see handoff).
 	release := func() { cancel(nil); cancelTotal() }
@@ -221,7 +234,9 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 		}
 		if err != nil {
 			f.errCode, f.err = errorStatus(err), err
-			h.cfg.Logger.Warn("edge: upstream fetch failed", "key", fr.primary, "err", err)
+			if !errors.Is(context.Cause(ctx), errAbandoned) {
+				h.cfg.Logger.Warn("edge: upstream fetch failed", "key", fr.primary, "err", err)
+			}
 			h.settle(f)
 			return
 		}
@@ -348,7 +363,9 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 	}
 	if err != nil {
 		h.flights.fail(f, body[:0], err)
-		h.cfg.Logger.Warn("edge: upstream body failed", "key", fr.primary, "err", err)
+		if !errors.Is(context.Cause(ctx), errAbandoned) {
+			h.cfg.Logger.Warn("edge: upstream body failed", "key", fr.primary, "err", err)
+		}
 		return
 	}
 	{

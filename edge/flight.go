@@ -46,12 +46,23 @@ type flight struct {
 	// creatorGone is closed when the request that started the flight has
 	// gone, so a handoff nobody takes is closed, not leaked.
 	creatorGone <-chan struct{}
+	// abandonable says the fill serves only its waiters (a client's fill,
+	// not a background revalidation): when the last one leaves with
+	// nothing cheap left to finish, it is cancelled. waiters is guarded by
+	// the flights' mutex, so a request joins before or after the fill
+	// leaves the set, never in between.
+	abandonable bool
+	waiters     int
 
-	mu      sync.Mutex
-	body    []byte
-	done    bool
-	bodyErr error
-	grew    chan struct{} // closed and replaced whenever body grows or ends
+	mu sync.Mutex
+	// cancelFill ends the upstream fetch; abandoned is set once the last
+	// waiter has gone.
+	cancelFill context.CancelCauseFunc
+	abandoned  bool
+	body       []byte
+	done       bool
+	bodyErr    error
+	grew       chan struct{} // closed and replaced whenever body grows or ends
 }
 
 func newFlight(key string, reqHeader http.Header, creatorGone <-chan struct{}) *flight {
@@ -78,10 +89,12 @@ type flights struct {
 func (fs *flights) join(key string, mk func() *flight, start func(*flight)) (f *flight, created bool) {
 	fs.mu.Lock()
 	if f, ok := fs.m[key]; ok {
+		f.waiters++
 		fs.mu.Unlock()
 		return f, false
 	}
 	f = mk()
+	f.waiters = 1
 	if key != f.key {
 		f.aliases = append(f.aliases, key)
 	}
@@ -103,12 +116,76 @@ func (fs *flights) running(key string) bool {
 
 func (fs *flights) remove(f *flight) {
 	fs.mu.Lock()
-	for _, k := range append(f.aliases, f.key) {
+	fs.removeLocked(f)
+	fs.mu.Unlock()
+}
+
+func (fs *flights) removeLocked(f *flight) {
+	if fs.m[f.key] == f {
+		delete(fs.m, f.key)
+	}
+	for _, k := range f.aliases {
 		if fs.m[k] == f {
 			delete(fs.m, k)
 		}
 	}
+}
+
+// finishBelow is how much body a fill nobody waits for any more may still
+// fetch to be stored: finishing costs little and the next client hits.
+const finishBelow = 1 << 20
+
+// leave detaches a request from f; gone says the client left before its
+// response was done. When it was the last waiter and gone, and f is worth
+// nothing to the cache (no response yet, or more than finishBelow of body
+// still to come), f leaves the set of running fills, so later requests
+// start their own, and its fetch is cancelled. leave reports whether it
+// cancelled f.
+func (fs *flights) leave(f *flight, gone bool) bool {
+	fs.mu.Lock()
+	f.waiters--
+	if f.waiters > 0 || !gone || !f.abandonable || f.cheapToFinish() {
+		fs.mu.Unlock()
+		return false
+	}
+	fs.removeLocked(f)
 	fs.mu.Unlock()
+	f.mu.Lock()
+	f.abandoned = true
+	cancel := f.cancelFill
+	f.mu.Unlock()
+	if cancel != nil {
+		cancel(errAbandoned)
+	}
+	return true
+}
+
+// cheapToFinish reports whether f has its outcome and at most finishBelow
+// of body still to fetch.
+func (f *flight) cheapToFinish() bool {
+	select {
+	case <-f.ready:
+	default:
+		return false
+	}
+	if f.err != nil || f.pass || f.result != resultMiss {
+		return true // nothing more to fetch, or a handoff's to end
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.done || (f.size >= 0 && f.size-int64(len(f.body)) <= finishBelow)
+}
+
+// setCancel gives f the way to cancel its fetch, at once if it has been
+// abandoned already.
+func (f *flight) setCancel(cancel context.CancelCauseFunc) {
+	f.mu.Lock()
+	f.cancelFill = cancel
+	abandoned := f.abandoned
+	f.mu.Unlock()
+	if abandoned {
+		cancel(errAbandoned)
+	}
 }
 
 // alias makes f the flight for key too (a head fill is also the fill of

@@ -28,6 +28,8 @@ type Handler struct {
 
 	flights flights
 	varyGen atomic.Uint64
+	// abandons are the per-network budgets of abandoned fills.
+	abandons abandons
 
 	// ctx bounds fills and background revalidations, which outlive the
 	// request that started them; Close cancels it and waits for them.

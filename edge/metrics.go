@@ -30,6 +30,9 @@ type metrics struct {
 	// byProto counts requests by HTTP major version (index 1..3).
 	byProto         [4]prometheus.Counter
 	sliceMismatches prometheus.Counter
+	abandonedFills  prometheus.Counter
+	abandonClosed   prometheus.Counter
+	sparseFetches   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -75,6 +78,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		sliceMismatches: f.NewCounter(prometheus.CounterOpts{
 			Namespace: "tern", Subsystem: "edge", Name: "slice_mismatches_total",
 			Help: "Slices that came from another representation than their object's head, which was then dropped.",
+		}),
+		abandonedFills: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "tern", Subsystem: "edge", Name: "abandoned_fills_total",
+			Help: "Upstream fetches cancelled because every client waiting for them had gone.",
+		}),
+		abandonClosed: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "tern", Subsystem: "edge", Name: "abandon_budget_closed_connections_total",
+			Help: "Client connections closed for abandoning more fills than their budget.",
+		}),
+		sparseFetches: f.NewCounter(prometheus.CounterOpts{
+			Namespace: "tern", Subsystem: "edge", Name: "sparse_range_fetches_total",
+			Help: "Upstream fetches of just the bytes a multi-range request needs from a slice not stored, instead of the whole slice.",
 		}),
 	}
 	for v := 1; v <= 3; v++ {

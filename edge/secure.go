@@ -98,6 +98,9 @@ func listenSecure(addr string, h http.Handler, tlsConf *tls.Config, allow0RTT bo
 		// and then only safe methods are served from it.
 		QUICConfig: &quic.Config{Allow0RTT: allow0RTT},
 		ConnContext: func(ctx context.Context, c *quic.Conn) context.Context {
+			ctx = withClientConn(ctx, func() {
+				c.CloseWithError(quic.ApplicationErrorCode(http3.ErrCodeExcessiveLoad), "too many abandoned requests")
+			})
 			return context.WithValue(ctx, quicConnKey{}, c)
 		},
 		MaxHeaderBytes: maxHeaderBytes,
@@ -117,6 +120,7 @@ func listenSecure(addr string, h http.Handler, tlsConf *tls.Config, allow0RTT bo
 			h.ServeHTTP(w, r)
 		}),
 		TLSConfig:         tcpConf,
+		ConnContext:       tcpConnContext,
 		Protocols:         protocols,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,

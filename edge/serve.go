@@ -75,7 +75,7 @@ func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *httpcach
 			delete(hdr, "Content-Encoding")
 			o.code = http.StatusPartialContent
 			w.WriteHeader(o.code)
-			n, err := mp.WriteTo(w, b.readerAt(r.Context()))
+			n, err := mp.WriteTo(w, b.readerAt(r.Context(), ranges))
 			o.bytes = n
 			if err != nil {
 				return abortOrGone(o, err)

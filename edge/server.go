@@ -53,6 +53,7 @@ func listen(addr string, h http.Handler, log *slog.Logger, h2c bool) (*Server, e
 	return &Server{ln: ln, srv: &http.Server{
 		Protocols:         protocols,
 		Handler:           h,
+		ConnContext:       tcpConnContext,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
