@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/tern-cdn/tern/origin"
 )
 
 // A client that starts fills and leaves before their responses arrive
@@ -103,12 +105,13 @@ type abandons struct {
 }
 
 // budgeted returns the /24 (IPv4) or /64 (IPv6) r comes from, and false
-// when r's abandoned fills are not counted: those of a trusted cache in
-// front (an edge, seen from its shield), whose own clients' budgets apply
-// at that edge.
+// when r's abandoned fills are not counted: those of the fleet (an edge,
+// authenticated at its shield) or of a trusted proxy in front, whose own
+// clients' budgets apply there. Else a client abandoning fills at an edge
+// would get that edge refused by its shield.
 func (h *Handler) budgeted(r *http.Request) (netip.Prefix, bool) {
 	a := remoteIP(r).Unmap()
-	if !a.IsValid() || h.trusted(a) {
+	if !a.IsValid() || h.trusted(a) || h.fromFleet(r) {
 		return netip.Prefix{}, false
 	}
 	bits := 64
@@ -193,5 +196,5 @@ func (h *Handler) refuseSpent(w http.ResponseWriter, r *http.Request) outcome {
 	if r.ProtoMajor == 1 {
 		w.Header().Set("Connection", "close")
 	}
-	return h.fail(w, http.StatusTooManyRequests, "abandon-budget", "too many requests from this network were abandoned; retry later")
+	return h.fail(w, r, http.StatusTooManyRequests, origin.ReasonAbandonBudget, "too many requests from this network were abandoned; retry later")
 }

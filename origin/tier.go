@@ -50,6 +50,9 @@ const (
 	ReasonUnknownHost = "unknown-host"
 	ReasonMethod      = "method"
 	ReasonURI         = "uri"
+	// ReasonAbandonBudget: the requester's network started and abandoned
+	// too many fills; it gets no new one for a while.
+	ReasonAbandonBudget = "abandon-budget"
 	// ReasonStoreError: the node's own store failed it.
 	ReasonStoreError = "store-error"
 )
@@ -59,7 +62,7 @@ func Reasons() []string {
 	return []string{
 		ReasonOriginUnreachable, ReasonUpstreamError, ReasonUpstreamTimeout,
 		ReasonMustRevalidate, ReasonOnlyIfCached, ReasonLoop,
-		ReasonUnknownHost, ReasonMethod, ReasonURI, ReasonStoreError,
+		ReasonUnknownHost, ReasonMethod, ReasonURI, ReasonAbandonBudget, ReasonStoreError,
 	}
 }
 
@@ -91,7 +94,7 @@ func ClassifyReason(reason string) (kind ReasonKind, known bool) {
 		return OriginUnreachable, true
 	case ReasonUpstreamError, ReasonUpstreamTimeout, ReasonMustRevalidate:
 		return OriginFailed, true
-	case ReasonOnlyIfCached, ReasonLoop, ReasonUnknownHost, ReasonMethod, ReasonURI:
+	case ReasonOnlyIfCached, ReasonLoop, ReasonUnknownHost, ReasonMethod, ReasonURI, ReasonAbandonBudget:
 		return Answered, true
 	}
 	return ShieldFailed, false
