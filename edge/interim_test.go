@@ -128,6 +128,7 @@ func TestEarlyHintsThroughShield(t *testing.T) {
 	resp, body, got = get(ts.front.URL)
 	checkHinted(t, "edge hit", resp, body, got, false)
 	other := edgeBehind(t, ts.origin, "edge-b")
+	ts.origin.h.WaitSettled(t)
 	resp, body, got = get(other.URL)
 	checkHinted(t, "shield hit", resp, body, got, false)
 	if s := resp.Header.Get("Cache-Status"); !strings.HasPrefix(s, "tern-shield; hit") {

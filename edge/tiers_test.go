@@ -72,6 +72,7 @@ func TestAgeAcrossTiers(t *testing.T) {
 	shield := newHarness(t, fixed("x", "Cache-Control", "max-age=60", "ETag", `"a"`),
 		func(c *edge.Config) { c.ClientFacing = false; c.Node = "shield" })
 	shield.get("/x") // the shield stores it at t0
+	shield.h.WaitSettled(t)
 	shield.clock.Advance(50 * time.Second)
 
 	e := edgeBehind(t, shield, "edge-a")
