@@ -36,6 +36,12 @@ func startFleet(t *testing.T, originURL string, shields, edges int) *fleet {
 // shields ("h2c", "http/1.1"; "": the default).
 func startFleetProto(t *testing.T, originURL string, shields, edges int, proto string) *fleet {
 	t.Helper()
+	return runFleet(t, fleetTopology(t, originURL, shields, edges, proto))
+}
+
+// fleetTopology is the topology startFleetProto runs.
+func fleetTopology(t *testing.T, originURL string, shields, edges int, proto string) *configs.Topology {
+	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "sites:\n  - name: test\n    hosts: [www.cdn.test]\n    origin: %s\ndatacenters:\n", originURL)
 	for i := 0; i < max(shields, edges); i++ {
@@ -56,6 +62,12 @@ func startFleetProto(t *testing.T, originURL string, shields, edges int, proto s
 	if err != nil {
 		t.Fatal(err)
 	}
+	return top
+}
+
+// runFleet runs every shield, then every edge, of top.
+func runFleet(t *testing.T, top *configs.Topology) *fleet {
+	t.Helper()
 	f := &fleet{top: top, nodes: map[string]*edge.Node{}, cancel: map[string]context.CancelFunc{}, done: map[string]chan error{}}
 	t.Cleanup(func() {
 		// Edges first: a shield stopping while an edge still holds
