@@ -132,13 +132,19 @@ func scheme(r *http.Request) string {
 }
 
 // redirectHTTPS sends a plain-HTTP request to the same URL over HTTPS;
-// 308 keeps the method and body.
+// 308 keeps the method and body. The Location is built from the site's
+// host and the request's cleaned absolute path, never from the raw
+// request target, which could make it name another host.
 func (h *Handler) redirectHTTPS(w http.ResponseWriter, r *http.Request, host string) outcome {
+	path, ok := redirectTarget(r.URL)
+	if !ok {
+		return h.fail(w, http.StatusBadRequest, "uri", "request target must be an absolute path")
+	}
 	target := "https://" + host
 	if h.cfg.HTTPSPort != 443 {
 		target += ":" + strconv.Itoa(h.cfg.HTTPSPort)
 	}
-	w.Header().Set("Location", target+r.URL.RequestURI())
+	w.Header().Set("Location", target+path)
 	w.Header().Set("Cache-Status", h.name+"; fwd=bypass; detail=https-redirect")
 	w.WriteHeader(http.StatusPermanentRedirect)
 	return outcome{result: resultRedirect, code: http.StatusPermanentRedirect}
