@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"runtime/debug"
@@ -97,6 +98,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) outcome {
 		// Never an open proxy: an unknown host gets no upstream request.
 		return h.fail(w, http.StatusMisdirectedRequest, "unknown-host", "host not served here")
 	}
+	if r.TLS != nil {
+		if detail, msg := h.misdirectedTLS(r.TLS, site); detail != "" {
+			return h.fail(w, http.StatusMisdirectedRequest, detail, msg)
+		}
+	}
 	if r.TLS == nil && site.RedirectHTTPS && h.cfg.ClientFacing {
 		return h.redirectHTTPS(w, r, host)
 	}
@@ -122,6 +128,22 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) outcome {
 		return h.pass(w, r, site, key, "method", true)
 	}
 	return h.serveCacheable(w, r, site, key, 0)
+}
+
+// misdirectedTLS says why a request must not be served on the TLS
+// connection it came on, or "". The listener chose the TLS version (and
+// certificate) by SNI, the handler the site by Host: a request whose Host
+// names another site than the SNI would escape its site's TLS policy or
+// front one site behind another's name. 421 makes a client that reused a
+// connection across hosts (RFC 9113 §9.1.1) retry on one of its own.
+func (h *Handler) misdirectedTLS(cs *tls.ConnectionState, site *Site) (detail, msg string) {
+	if sni := normalizeHost(cs.ServerName); sni != "" && h.sites[sni] != site {
+		return "sni-mismatch", "the TLS connection was made for another site"
+	}
+	if cs.Version < site.MinTLSVersion {
+		return "tls-version", "the site needs a newer TLS version"
+	}
+	return "", ""
 }
 
 func scheme(r *http.Request) string {
