@@ -9,21 +9,27 @@ import (
 // and query. Percent-encodings are normalized (RFC 3986 §6.2.2: upper-case
 // hex, unreserved characters decoded) so that equivalent URIs share one
 // entry; the query's parameter order is kept, since origins may depend on
-// it.
+// it. The query is cleaned as it is sent upstream (cleanQuery), so a raw
+// and an encoded form share one entry, and a shield's key of the request
+// an edge sends it is the edge's key.
 func cacheKey(scheme, host string, u *url.URL) string {
 	p := normalizeEscapes(u.EscapedPath())
 	if p == "" {
 		p = "/"
 	}
+	q := u.RawQuery
+	if q != "" {
+		q = normalizeEscapes(cleanQuery(q))
+	}
 	var b strings.Builder
-	b.Grow(len(scheme) + 3 + len(host) + len(p) + len(u.RawQuery) + 1)
+	b.Grow(len(scheme) + 3 + len(host) + len(p) + len(q) + 1)
 	b.WriteString(scheme)
 	b.WriteString("://")
 	b.WriteString(host)
 	b.WriteString(p)
-	if u.RawQuery != "" {
+	if q != "" {
 		b.WriteByte('?')
-		b.WriteString(normalizeEscapes(u.RawQuery))
+		b.WriteString(q)
 	}
 	return b.String()
 }

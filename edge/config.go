@@ -36,6 +36,11 @@ type Site struct {
 	// HSTS, when positive, is sent as Strict-Transport-Security max-age on
 	// HTTPS responses.
 	HSTS time.Duration
+	// MinTLSVersion is the lowest TLS version (tls.VersionTLS13, ...) a
+	// request for the site may arrive on; lower gets 421. The listener
+	// picks the version by SNI, the handler the site by Host, so this is
+	// checked again per request. 0: any.
+	MinTLSVersion uint16
 	// hsts is the Strict-Transport-Security value, made once.
 	hsts []string
 	// KeyHeaders are request fields the origin builds responses from that

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"runtime/debug"
@@ -100,6 +101,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) outcome {
 		// Never an open proxy: an unknown host gets no upstream request.
 		return h.fail(w, r, http.StatusMisdirectedRequest, origin.ReasonUnknownHost, "host not served here")
 	}
+	if r.TLS != nil {
+		if detail, msg := h.misdirectedTLS(r.TLS, site); detail != "" {
+			return h.fail(w, r, http.StatusMisdirectedRequest, detail, msg)
+		}
+	}
 	if r.TLS == nil && site.RedirectHTTPS && h.cfg.ClientFacing {
 		return h.redirectHTTPS(w, r, host)
 	}
@@ -136,6 +142,22 @@ func (h *Handler) fromFleet(r *http.Request) bool {
 	return h.cfg.Fleet.Authenticated(r.Header)
 }
 
+// misdirectedTLS says why a request must not be served on the TLS
+// connection it came on, or "". The listener chose the TLS version (and
+// certificate) by SNI, the handler the site by Host: a request whose Host
+// names another site than the SNI would escape its site's TLS policy or
+// front one site behind another's name. 421 makes a client that reused a
+// connection across hosts (RFC 9113 §9.1.1) retry on one of its own.
+func (h *Handler) misdirectedTLS(cs *tls.ConnectionState, site *Site) (detail, msg string) {
+	if sni := normalizeHost(cs.ServerName); sni != "" && h.sites[sni] != site {
+		return origin.ReasonSNIMismatch, "the TLS connection was made for another site"
+	}
+	if cs.Version < site.MinTLSVersion {
+		return origin.ReasonTLSVersion, "the site needs a newer TLS version"
+	}
+	return "", ""
+}
+
 func scheme(r *http.Request) string {
 	if r.TLS != nil {
 		return "https"
@@ -144,13 +166,19 @@ func scheme(r *http.Request) string {
 }
 
 // redirectHTTPS sends a plain-HTTP request to the same URL over HTTPS;
-// 308 keeps the method and body.
+// 308 keeps the method and body. The Location is built from the site's
+// host and the request's cleaned absolute path, never from the raw
+// request target, which could make it name another host.
 func (h *Handler) redirectHTTPS(w http.ResponseWriter, r *http.Request, host string) outcome {
+	path, ok := redirectTarget(r.URL)
+	if !ok {
+		return h.fail(w, r, http.StatusBadRequest, origin.ReasonURI, "request target must be an absolute path")
+	}
 	target := "https://" + host
 	if h.cfg.HTTPSPort != 443 {
 		target += ":" + strconv.Itoa(h.cfg.HTTPSPort)
 	}
-	w.Header().Set("Location", target+r.URL.RequestURI())
+	w.Header().Set("Location", target+path)
 	w.Header().Set("Cache-Status", h.name+"; fwd=bypass; detail=https-redirect")
 	w.WriteHeader(http.StatusPermanentRedirect)
 	return outcome{result: resultRedirect, code: http.StatusPermanentRedirect}

@@ -16,14 +16,19 @@ var hopHeaders = []string{
 
 // spoofableHeaders are request fields a client could use to make the
 // origin build a response for something else than the cache key says
-// (host and URL overrides, method overrides) or to claim another address.
-// They are dropped from client requests; the forwarding fields among them
-// are then set by the edge itself.
+// (host, scheme and URL overrides, method overrides) or to claim another
+// address. They are dropped from client requests unless a site keys on
+// them; the forwarding fields among them are then set by the edge itself.
+// A scheme override is the classic poisoning: a framework that forces
+// HTTPS answers "X-Forwarded-Scheme: http" with a cacheable 301.
 var spoofableHeaders = []string{
 	"X-Forwarded-Host", "X-Forwarded-Port", "X-Forwarded-Server",
 	"X-Forwarded-Prefix", "X-Original-Url", "X-Rewrite-Url",
+	"X-Forwarded-Uri", "X-Envoy-Original-Path",
+	"X-Forwarded-Scheme", "X-Forwarded-Ssl", "Front-End-Https", "X-Url-Scheme",
 	"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
 	"X-Real-Ip", "X-Original-Host", "X-Host",
+	"True-Client-Ip", "X-Client-Ip", "Cf-Connecting-Ip",
 }
 
 // conditionalHeaders are dropped from fills: a fill fetches the whole

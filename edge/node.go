@@ -332,6 +332,7 @@ func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.R
 				IgnoreRequestDirectives: s.Cache.IgnoreRequestDirectives,
 			},
 			KeyHeaders:    s.KeyHeaders,
+			MinTLSVersion: minTLSVersion(s.HTTPS.MinVersion),
 			RedirectHTTPS: s.HTTPS.Redirect,
 			HSTS:          s.HTTPS.HSTS.D(),
 			Tier:          tierOf(s.Cache.Tier),
@@ -391,6 +392,14 @@ func httpsPort(ref configs.NodeRef) int {
 		return 443
 	}
 	return int(ref.Node.TLSListen.Port())
+}
+
+// minTLSVersion maps a site's https.min_version to crypto/tls.
+func minTLSVersion(v string) uint16 {
+	if v == "1.3" {
+		return tls.VersionTLS13
+	}
+	return tls.VersionTLS12
 }
 
 func tierOf(name string) httpcache.Tier {

@@ -54,6 +54,9 @@ type fleetOpts struct {
 	// topology (fleet.secret_env) instead of giving the nodes a random one;
 	// "-" gives them none.
 	secretEnv string
+	// topology, when set, changes the parsed topology before the nodes
+	// start.
+	topology func(*configs.Topology)
 }
 
 type fleetSite struct{ name, host, origin string }
@@ -103,6 +106,9 @@ func startFleetWith(t *testing.T, shields, edges int, o fleetOpts) *fleet {
 	top, err := configs.Parse("fleet.yaml", []byte(b.String()))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.topology != nil {
+		o.topology(top)
 	}
 	f := &fleet{top: top, nodes: map[string]*edge.Node{}, cancel: map[string]context.CancelFunc{}, done: map[string]chan error{}}
 	t.Cleanup(func() {

@@ -38,7 +38,8 @@ func (h *Handler) upstreamRequest(ctx context.Context, r *http.Request, s *Site,
 	if r.URL.RawPath != "" {
 		u.RawPath = rawBase + r.URL.RawPath
 	}
-	u.RawQuery = r.URL.RawQuery
+	// An h2 or h3 :path may hold bytes an HTTP/1.1 request line must not.
+	u.RawQuery = cleanQuery(r.URL.RawQuery)
 	u.Fragment, u.RawFragment = "", ""
 
 	hdr := r.Header.Clone()

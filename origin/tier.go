@@ -50,6 +50,11 @@ const (
 	ReasonUnknownHost = "unknown-host"
 	ReasonMethod      = "method"
 	ReasonURI         = "uri"
+	// ReasonSNIMismatch and ReasonTLSVersion refuse a request whose Host
+	// names another site than its TLS connection's SNI, or whose TLS
+	// version is below its site's minimum (421).
+	ReasonSNIMismatch = "sni-mismatch"
+	ReasonTLSVersion  = "tls-version"
 	// ReasonAbandonBudget: the requester's network started and abandoned
 	// too many fills; it gets no new one for a while.
 	ReasonAbandonBudget = "abandon-budget"
@@ -62,7 +67,8 @@ func Reasons() []string {
 	return []string{
 		ReasonOriginUnreachable, ReasonUpstreamError, ReasonUpstreamTimeout,
 		ReasonMustRevalidate, ReasonOnlyIfCached, ReasonLoop,
-		ReasonUnknownHost, ReasonMethod, ReasonURI, ReasonAbandonBudget, ReasonStoreError,
+		ReasonUnknownHost, ReasonMethod, ReasonURI, ReasonSNIMismatch, ReasonTLSVersion,
+		ReasonAbandonBudget, ReasonStoreError,
 	}
 }
 
@@ -94,7 +100,7 @@ func ClassifyReason(reason string) (kind ReasonKind, known bool) {
 		return OriginUnreachable, true
 	case ReasonUpstreamError, ReasonUpstreamTimeout, ReasonMustRevalidate:
 		return OriginFailed, true
-	case ReasonOnlyIfCached, ReasonLoop, ReasonUnknownHost, ReasonMethod, ReasonURI, ReasonAbandonBudget:
+	case ReasonOnlyIfCached, ReasonLoop, ReasonUnknownHost, ReasonMethod, ReasonURI, ReasonSNIMismatch, ReasonTLSVersion, ReasonAbandonBudget:
 		return Answered, true
 	}
 	return ShieldFailed, false
