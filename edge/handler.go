@@ -2,7 +2,6 @@ package edge
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"net/http"
 	"runtime/debug"
@@ -102,8 +101,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) outcome {
 		return h.fail(w, r, http.StatusMisdirectedRequest, origin.ReasonUnknownHost, "host not served here")
 	}
 	if r.TLS != nil {
-		if detail, msg := h.misdirectedTLS(r.TLS, site); detail != "" {
-			return h.fail(w, r, http.StatusMisdirectedRequest, detail, msg)
+		if o, refused := h.misdirectedTLS(w, r, site); refused {
+			return o
 		}
 	}
 	if r.TLS == nil && site.RedirectHTTPS && h.cfg.ClientFacing {
@@ -142,20 +141,20 @@ func (h *Handler) fromFleet(r *http.Request) bool {
 	return h.cfg.Fleet.Authenticated(r.Header)
 }
 
-// misdirectedTLS says why a request must not be served on the TLS
-// connection it came on, or "". The listener chose the TLS version (and
+// misdirectedTLS refuses a request that must not be served on the TLS
+// connection it came on. The listener chose the TLS version (and
 // certificate) by SNI, the handler the site by Host: a request whose Host
 // names another site than the SNI would escape its site's TLS policy or
 // front one site behind another's name. 421 makes a client that reused a
 // connection across hosts (RFC 9113 §9.1.1) retry on one of its own.
-func (h *Handler) misdirectedTLS(cs *tls.ConnectionState, site *Site) (detail, msg string) {
-	if sni := normalizeHost(cs.ServerName); sni != "" && h.sites[sni] != site {
-		return origin.ReasonSNIMismatch, "the TLS connection was made for another site"
+func (h *Handler) misdirectedTLS(w http.ResponseWriter, r *http.Request, site *Site) (outcome, bool) {
+	if sni := normalizeHost(r.TLS.ServerName); sni != "" && h.sites[sni] != site {
+		return h.fail(w, r, http.StatusMisdirectedRequest, origin.ReasonSNIMismatch, "the TLS connection was made for another site"), true
 	}
-	if cs.Version < site.MinTLSVersion {
-		return origin.ReasonTLSVersion, "the site needs a newer TLS version"
+	if r.TLS.Version < site.MinTLSVersion {
+		return h.fail(w, r, http.StatusMisdirectedRequest, origin.ReasonTLSVersion, "the site needs a newer TLS version"), true
 	}
-	return "", ""
+	return outcome{}, false
 }
 
 func scheme(r *http.Request) string {
