@@ -145,7 +145,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	for _, c := range s.udp {
 		s.wg.Go(func() { s.serveUDP(c) })
 	}
-	s.wg.Go(s.serveTCP)
+	// The listener is handed over here: closeSockets clears s.tcp, and a
+	// context cancelled at once could clear it before serveTCP reads it
+	// (it then spun on a nil listener's errors forever).
+	ln := s.tcp
+	s.wg.Go(func() { s.serveTCP(ln) })
 	<-ctx.Done()
 	s.mu.Lock()
 	s.done = true
@@ -250,9 +254,9 @@ func slip(resp []byte, q *query) []byte {
 	return resp
 }
 
-func (s *Server) serveTCP() {
+func (s *Server) serveTCP(ln *net.TCPListener) {
 	for {
-		c, err := s.tcp.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
