@@ -139,10 +139,10 @@ func New(cfg Config, targets []Target, opts Options) (*Prober, error) {
 func ParseURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, fmt.Errorf("bad check URL: %w", err)
+		return nil, fmt.Errorf("bad check URL %q: %w", s, err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("check URL %q is not an absolute http or https URL", s)
+		return nil, fmt.Errorf("bad check URL %q: not an absolute http or https URL", s)
 	}
 	return u, nil
 }
