@@ -77,24 +77,29 @@ func (r *recorder) last() probe.Check {
 	return ch[len(ch)-1]
 }
 
-// start runs p until the test ends and waits for Run to return.
-func start(t *testing.T, p *probe.Prober) context.CancelFunc {
+// start runs p; the returned stop (also called when the test ends)
+// cancels Run's context and checks that Run returns nil soon after.
+func start(t *testing.T, p *probe.Prober) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Error("Run did not return 5s after its context ended")
 			}
-		case <-time.After(5 * time.Second):
-			t.Error("Run did not return 5s after its context ended")
-		}
-	})
-	return cancel
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // value reads a counter or gauge. (prometheus/testutil would need a module
@@ -285,22 +290,12 @@ func TestStop(t *testing.T) {
 	var rec recorder
 	p := newProber(t, probe.Config{Interval: time.Minute, Timeout: time.Minute},
 		[]probe.Target{{Name: "hung", URL: e.URL}, {Name: "ok", URL: ok.URL}}, rec.options())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
+	stop := start(t, p)
 	waitFor(t, "a check in flight and one done", func() bool { return e.hits.Load() > 0 && rec.last().Changed() })
-	if err := p.Run(ctx); err == nil {
+	if err := p.Run(t.Context()); err == nil {
 		t.Error("a second Run returned nil")
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return 5s after its context ended")
-	}
+	stop()
 	checks, _ := rec.snapshot()
 	if len(checks) != 1 || checks[0].Name != "ok" {
 		t.Errorf("checks %+v, want only ok's (the hung one was cut short)", checks)
