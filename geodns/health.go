@@ -2,38 +2,30 @@ package geodns
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"math/rand/v2"
-	"net"
-	"net/http"
-	"net/url"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tern-cdn/tern/origin/probe"
 )
 
-// HealthConfig tunes the active checks. Zero values take the defaults;
-// negative values are an error.
-//
-// With the defaults a dead edge (connection refused) is down within about
-// 1-2 s and a hung one within about 3 s (Timeout, Interval, Timeout), so a
-// region fails over in under 5 s.
+// HealthConfig tunes the active checks, made by a probe.Prober. Zero
+// values take the defaults (those of Interval, Timeout, Rise and Fall are
+// probe.Config's); negative values are an error.
+// The topology's defaults for geo-DNS (configs.DNSHealth: a check a
+// second, two to fall) fail a region over in under 5 s.
 type HealthConfig struct {
 	// Interval between the end of one check of an edge and the start of
-	// the next, give or take a jitter of a tenth. Default 1s.
+	// the next, give or take the prober's jitter.
 	Interval time.Duration
-	// Timeout of one check, from dial to response headers. Default 1s.
+	// Timeout of one check, from dial to response headers.
 	Timeout time.Duration
-	// Rise is how many consecutive passes bring a down edge up. Default 2.
+	// Rise is how many consecutive passes bring a down edge up.
 	Rise int
 	// Fall is how many consecutive failures take an up edge down.
-	// Default 2.
 	Fall int
 	// FlapWindow: an edge that goes down after being up for less than
 	// this has flapped; each flap doubles the time it is then held down
@@ -44,29 +36,27 @@ type HealthConfig struct {
 	FlapHoldMax time.Duration
 }
 
-func (c HealthConfig) withDefaults() (HealthConfig, error) {
-	if c.Interval < 0 || c.Timeout < 0 || c.Rise < 0 || c.Fall < 0 || c.FlapWindow < 0 || c.FlapHoldMax < 0 {
-		return c, fmt.Errorf("geodns: health config: negative interval, timeout, rise, fall, flap window or flap hold: %+v", c)
+// withDefaults returns c with its defaults and the prober's configuration.
+func (c HealthConfig) withDefaults() (HealthConfig, probe.Config, error) {
+	if c.FlapWindow < 0 || c.FlapHoldMax < 0 {
+		return c, probe.Config{}, fmt.Errorf("geodns: health config: negative flap window or flap hold: %+v", c)
 	}
-	if c.Interval == 0 {
-		c.Interval = time.Second
+	pc, err := probe.Config{
+		Interval: c.Interval, Timeout: c.Timeout, Rise: c.Rise, Fall: c.Fall,
+		Expect:    probe.Codes{Min: 200, Max: 299},
+		UserAgent: "tern-geodns-health-check",
+	}.WithDefaults() // Start: unchecked, the first check decides
+	if err != nil {
+		return c, pc, fmt.Errorf("geodns: health config: %w", err)
 	}
-	if c.Timeout == 0 {
-		c.Timeout = time.Second
-	}
-	if c.Rise == 0 {
-		c.Rise = 2
-	}
-	if c.Fall == 0 {
-		c.Fall = 2
-	}
+	c.Interval, c.Timeout, c.Rise, c.Fall = pc.Interval, pc.Timeout, pc.Rise, pc.Fall
 	if c.FlapWindow == 0 {
 		c.FlapWindow = 2 * time.Minute
 	}
 	if c.FlapHoldMax == 0 {
 		c.FlapHoldMax = 5 * time.Minute
 	}
-	return c, nil
+	return c, pc, nil
 }
 
 // CheckedEdge is one edge to check.
@@ -131,13 +121,12 @@ type Health struct {
 	onChange func()
 	now      func() time.Time // Testing.
 
-	idx       *healthIndex
-	edges     []*healthEdge
-	dcs       []*healthDC
-	transport *http.Transport
-	m         *healthMetrics
+	idx    *healthIndex
+	edges  []*healthEdge
+	dcs    []*healthDC
+	prober *probe.Prober
+	m      *healthMetrics
 
-	ran     atomic.Bool
 	pending atomic.Int64 // OnChange requests; > 0 while one runs
 	state   atomic.Pointer[HealthState]
 
@@ -155,15 +144,16 @@ type healthEdge struct {
 	dc   int
 	url  string
 
-	// Guarded by Health.mu. An edge is unchecked (not healthy, not
-	// down) until its first check ends, which decides its state.
+	// Guarded by Health.mu; checked, healthy, passes and fails copy
+	// the prober's verdicts. An edge is unchecked (not healthy, not down)
+	// until its first check ends, which decides its state.
 	checked, healthy, drained bool
 	passes, fails             int
 	lastErr                   string
 	lastCheck, since          time.Time
 	flap                      edgeFlap
 
-	mHealthy, mDrained, mHeld    prometheus.Gauge
+	mHealthy, mDrained, mHeld    prometheus.Gauge // mHealthy: set by the prober
 	mDowns, mPass, mFail, mFlaps prometheus.Counter
 }
 
@@ -184,7 +174,7 @@ type healthDC struct {
 // center's edge count. Every edge starts unchecked: neither usable nor
 // down until its first check ends (see HealthState).
 func NewHealth(cfg HealthConfig, dcs []CheckedDatacenter, edges []CheckedEdge, opts HealthOptions) (*Health, error) {
-	cfg, err := cfg.withDefaults()
+	cfg, pc, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
@@ -223,12 +213,9 @@ func NewHealth(cfg HealthConfig, dcs []CheckedDatacenter, edges []CheckedEdge, o
 		if !ok {
 			return nil, fmt.Errorf("geodns: health: edge %q: unknown datacenter %q", e.Name, e.Datacenter)
 		}
-		u, err := url.Parse(e.URL)
+		u, err := probe.ParseURL(e.URL)
 		if err != nil {
 			return nil, fmt.Errorf("geodns: health: edge %q: %w", e.Name, err)
-		}
-		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("geodns: health: edge %q: URL %q is not an absolute http or https URL", e.Name, e.URL)
 		}
 		h.idx.edges[e.Name] = i
 		h.dcs[dc].edges = append(h.dcs[dc].edges, i)
@@ -267,18 +254,31 @@ func NewHealth(cfg HealthConfig, dcs []CheckedDatacenter, edges []CheckedEdge, o
 		e.mPass.Add(0)
 		e.mFail.Add(0)
 	}
-	h.transport = &http.Transport{
-		Proxy:               nil, // never a proxy from the environment
-		DialContext:         (&net.Dialer{Timeout: cfg.Timeout}).DialContext,
-		TLSHandshakeTimeout: cfg.Timeout,
-		MaxIdleConnsPerHost: 1,
-		IdleConnTimeout:     2*cfg.Interval + cfg.Timeout,
-		DisableCompression:  true,
+	if h.prober, err = h.newProber(pc); err != nil {
+		return nil, err
 	}
 	h.mu.Lock()
 	h.publishLocked()
 	h.mu.Unlock()
 	return h, nil
+}
+
+// newProber returns the prober of the edges: it records every check
+// (record) and holds a flapping edge down (held).
+func (h *Health) newProber(pc probe.Config) (*probe.Prober, error) {
+	targets := make([]probe.Target, len(h.edges))
+	for i, e := range h.edges {
+		targets[i] = probe.Target{Name: e.name, URL: e.url, Pass: e.mPass, Fail: e.mFail, Up: e.mHealthy}
+	}
+	p, err := probe.New(pc, targets, probe.Options{
+		Logger:  h.log,
+		Hold:    func(i int) bool { return h.held(h.edges[i]) },
+		OnCheck: func(c probe.Check) { h.record(h.edges[c.Target], c) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("geodns: health: %w", err)
+	}
+	return p, nil
 }
 
 // Run checks every edge until ctx ends: a goroutine per edge checks at
@@ -287,75 +287,18 @@ func NewHealth(cfg HealthConfig, dcs []CheckedDatacenter, edges []CheckedEdge, o
 // connections are closed; at once if there are no edges. Run may be
 // called only once.
 func (h *Health) Run(ctx context.Context) error {
-	if !h.ran.CompareAndSwap(false, true) {
-		return errors.New("geodns: health: Run called more than once")
+	if err := h.prober.Run(ctx); err != nil {
+		return fmt.Errorf("geodns: health: %w", err)
 	}
-	defer h.transport.CloseIdleConnections()
-	var wg sync.WaitGroup
-	for _, e := range h.edges {
-		wg.Go(func() { h.loop(ctx, e) })
-	}
-	wg.Wait()
 	return nil
 }
 
-func (h *Health) loop(ctx context.Context, e *healthEdge) {
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-timer.C:
-		}
-		h.safeCheck(ctx, e)
-		d := h.cfg.Interval
-		if j := d / 5; j > 0 {
-			d += rand.N(j) - j/2
-		}
-		timer.Reset(d)
-	}
-}
-
-// safeCheck runs one check, logging a panic (of the check or of OnChange)
-// instead of ending the edge's checks.
-func (h *Health) safeCheck(ctx context.Context, e *healthEdge) {
-	defer func() {
-		if v := recover(); v != nil {
-			h.log.Error("geodns: health check panicked", "edge", e.name,
-				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-		}
-	}()
-	why := h.check(ctx, e)
-	if ctx.Err() != nil {
-		return // shutting down: not the edge's fault
-	}
-	h.record(e, why)
-}
-
-// check GETs e's URL and returns why it failed, "" if it passed.
-func (h *Health) check(ctx context.Context, e *healthEdge) string {
-	cctx, cancel := context.WithTimeout(ctx, h.cfg.Timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(cctx, http.MethodGet, e.url, nil)
-	if err != nil {
-		return err.Error()
-	}
-	req.Header.Set("User-Agent", "tern-geodns-health-check")
-	resp, err := h.transport.RoundTrip(req)
-	if err != nil {
-		if errors.Is(cctx.Err(), context.DeadlineExceeded) {
-			return fmt.Sprintf("no response headers within %v", h.cfg.Timeout)
-		}
-		return err.Error()
-	}
-	// Drain a little so the connection can be reused.
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return "status " + resp.Status
-	}
-	return ""
+// held reports whether e is held down for flapping: passing checks do not
+// bring it up before its hold-down ends.
+func (h *Health) held(e *healthEdge) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.now().Before(e.flap.heldUntil)
 }
 
 // healthLog is a log record made under Health.mu and written after.
@@ -365,36 +308,19 @@ type healthLog struct {
 	args  []any
 }
 
-// record counts a check of e and sets its health: the first check
-// decides it; after that Rise passes or Fall failures in a row flip it,
-// except that a flapping edge stays down until its hold-down ends.
-func (h *Health) record(e *healthEdge, why string) {
+// record takes in the prober's check of e: the first check decides its
+// health; after that Rise passes or Fall failures in a row flip it,
+// except that a flapping edge stays down until its hold-down ends (held).
+func (h *Health) record(e *healthEdge, c probe.Check) {
 	now := h.now()
 	var logs []healthLog
 	h.mu.Lock()
-	e.lastCheck, e.lastErr = now, why
-	pass := why == ""
-	if pass {
-		e.mPass.Inc()
-		e.fails = 0
-		e.passes++
-	} else {
-		e.mFail.Inc()
-		e.passes = 0
-		e.fails++
-	}
-	flip := false
-	switch {
-	case !e.checked:
-		e.checked, flip = true, true
-	case !e.healthy && pass && e.passes >= h.cfg.Rise:
-		flip = !now.Before(e.flap.heldUntil)
-	case e.healthy && !pass && e.fails >= h.cfg.Fall:
-		flip = true
-	}
+	e.lastCheck, e.lastErr = now, c.Why
+	e.passes, e.fails = c.Passes, c.Fails
 	changed := false
-	if flip {
-		logs = append(logs, h.flipLocked(e, now, why))
+	if c.Changed() {
+		e.checked = true
+		logs = append(logs, h.flipLocked(e, now, c.Why))
 		var more []healthLog
 		changed, more = h.publishLocked()
 		logs = append(logs, more...)
@@ -414,11 +340,9 @@ func (h *Health) flipLocked(e *healthEdge, now time.Time, why string) healthLog 
 	if why == "" {
 		e.healthy, e.since = true, now
 		e.flap.up(now)
-		e.mHealthy.Set(1)
 		return healthLog{slog.LevelInfo, "edge up", []any{"datacenter", dc, "edge", e.name, "passes", e.passes}}
 	}
 	e.healthy, e.since = false, now
-	e.mHealthy.Set(0)
 	e.mDowns.Inc()
 	args := []any{"datacenter", dc, "edge", e.name, "fails", e.fails, "error", why}
 	if flapped := e.flap.down(now, h.cfg); flapped {

@@ -10,7 +10,7 @@ import (
 // query is a few atomic adds.
 type metrics struct {
 	queries     [len(metricQtypes) + 1][len(metricRcodes) + 1]prometheus.Counter
-	answers     []prometheus.Counter // by site; the last is fail open
+	answers     []prometheus.Counter // by data center; the last is fail open
 	ecs         [3]prometheus.Counter
 	latency     prometheus.Histogram
 	limited     [3]prometheus.Counter // by Verdict (Drop, Slip)
@@ -31,7 +31,7 @@ var (
 		dns.RcodeNotImplemented, dns.RcodeRefused, dns.RcodeBadVers}
 )
 
-func newMetrics(reg prometheus.Registerer, sites []string) *metrics {
+func newMetrics(reg prometheus.Registerer, dcs []string) *metrics {
 	f := promauto.With(reg)
 	m := &metrics{}
 	queries := f.NewCounterVec(prometheus.CounterOpts{
@@ -53,7 +53,7 @@ func newMetrics(reg prometheus.Registerer, sites []string) *metrics {
 	answers := f.NewCounterVec(prometheus.CounterOpts{
 		Name: "tern_dns_answers_total", Help: "Geo answers by the data center answered (fail-open: every data center was down).",
 	}, []string{"datacenter"})
-	for _, s := range sites {
+	for _, s := range dcs {
 		m.answers = append(m.answers, answers.WithLabelValues(s))
 	}
 	m.answers = append(m.answers, answers.WithLabelValues("fail-open"))
@@ -175,9 +175,9 @@ func (t *tally) count(res *result) {
 	t.queries[qi][ri]++
 	t.ecs[res.ecs]++
 	switch {
-	case res.site >= 0:
-		t.answers[res.site]++
-	case res.site == -2:
+	case res.dc >= 0:
+		t.answers[res.dc]++
+	case res.dc == -2:
 		t.answers[len(t.answers)-1]++
 	}
 }

@@ -82,17 +82,17 @@ func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node,
 	}
 	n.loc = loc
 
-	var sites []Site
+	var sites []Datacenter
 	var dcs []CheckedDatacenter
 	var checked []CheckedEdge
 	index := map[string]int{}
 	edges := make([][]Edge, len(t.Datacenters))
 	for i, dc := range t.Datacenters {
 		index[dc.Name] = i
-		sites = append(sites, Site{Name: dc.Name, Country: dc.Country, Continent: dc.Continent, Lat: dc.Lat, Lon: dc.Lon})
+		sites = append(sites, Datacenter{Name: dc.Name, Country: dc.Country, Continent: dc.Continent, Lat: dc.Lat, Lon: dc.Lon})
 		dcs = append(dcs, CheckedDatacenter{Name: dc.Name, MinUp: dc.MinEdgesUp})
 		for _, e := range dc.Edges {
-			edges[i] = append(edges[i], Edge{Name: e.Name, Site: i, Weight: e.Weight, Addrs: e.Public})
+			edges[i] = append(edges[i], Edge{Name: e.Name, Datacenter: i, Weight: e.Weight, Addrs: e.Public})
 			checked = append(checked, CheckedEdge{Name: e.Name, Datacenter: dc.Name, URL: "http://" + e.Admin.String() + "/healthz"})
 		}
 	}

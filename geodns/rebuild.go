@@ -83,7 +83,7 @@ func (r *Responder) geoAnswers(z *Zone, g *GeoName, h HealthView) (a *geoAnswers
 		a.unchecked = unchecked
 		for _, s := range a.sets {
 			if s != nil {
-				s.short = r.prepareSet(z, g, s.site, s.edges, short)
+				s.short = r.prepareSet(z, g, s.dc, s.edges, short)
 			}
 		}
 	default:
@@ -99,7 +99,7 @@ func (r *Responder) geoAnswers(z *Zone, g *GeoName, h HealthView) (a *geoAnswers
 	return a, false
 }
 
-// edgesOf returns the edges of site i for which keep holds.
+// edgesOf returns the edges of data center i for which keep holds.
 func (r *Responder) edgesOf(i int, keep func(name string) bool) []Edge {
 	var es []Edge
 	for _, e := range r.edges[i] {
@@ -125,9 +125,9 @@ func (r *Responder) FailOpen() []string {
 	return names
 }
 
-// prepareSet prepares the answers of a site's edges with a TTL.
-func (r *Responder) prepareSet(z *Zone, g *GeoName, site int, edges []Edge, ttl uint32) *answerSet {
-	s := &answerSet{site: site, ttl: ttl, edges: edges}
+// prepareSet prepares the answers of a data center's edges with a TTL.
+func (r *Responder) prepareSet(z *Zone, g *GeoName, dc int, edges []Edge, ttl uint32) *answerSet {
+	s := &answerSet{dc: dc, ttl: ttl, edges: edges}
 	for _, order := range rotations(edges) {
 		for t, v6 := range []bool{false, true} {
 			addrs := addrsOf(order, v6)

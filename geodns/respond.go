@@ -22,8 +22,8 @@ type Responder struct {
 	zones []*Zone // longest origin first
 	loc   *Locator
 	sel   *Selector
-	edges [][]Edge // by site
-	names []string // site names
+	edges [][]Edge // by data center
+	names []string // data center names
 
 	ecsMax4, ecsMax6 uint8
 	udpSize          uint16
@@ -41,7 +41,7 @@ type ResponderConfig struct {
 	Zones    []*Zone
 	Locator  *Locator
 	Selector *Selector
-	// Edges lists each site's edges (index = site index).
+	// Edges lists each data center's edges (index = data center index).
 	Edges [][]Edge
 	// ECSMaxV4 and ECSMaxV6 cut longer ECS source prefixes. Defaults 24, 56.
 	ECSMaxV4, ECSMaxV6 int
@@ -218,7 +218,7 @@ func (r *Responder) resolve(m *dns.Msg, z *Zone, qname string, qtype uint16, geo
 type result struct {
 	rcode   int
 	qtype   uint16
-	site    int // answering data center; -1 none, -2 fail open
+	dc      int // answering data center; -1 none, -2 fail open
 	ecs     int // ecsAbsent, ecsPresent, ecsInvalid
 	nodata  bool
 	zone    *Zone
@@ -235,7 +235,7 @@ const (
 // appending the response to out[:0]. It returns nil when nothing is to be
 // sent (a response, or fewer bytes than a header). q is scratch space.
 func (r *Responder) Respond(q *query, out, req []byte, client netip.Addr, udp bool) ([]byte, result) {
-	res := result{site: -1}
+	res := result{dc: -1}
 	if !parseQuery(req, q) || q.flags&flagQR != 0 {
 		res.noReply = true
 		return nil, res
@@ -277,9 +277,9 @@ func (r *Responder) fast(q *query, out []byte, client netip.Addr, udp bool, res 
 		set := n.geo.answers.Load().pick(rk)
 		wire = set.wire[t][set.rotation()]
 		scope = sc
-		res.site = set.site
-		if set.site < 0 {
-			res.site = -2
+		res.dc = set.dc
+		if set.dc < 0 {
+			res.dc = -2
 		}
 	} else {
 		wire = n.static[q.qtype]
@@ -448,9 +448,9 @@ func (r *Responder) slow(q *query, out, req []byte, client netip.Addr, udp bool,
 				rk, sc := r.locate(q.places, client, &q.ecs)
 				set := g.answers.Load().pick(rk)
 				scope = sc
-				res.site = set.site
-				if set.site < 0 {
-					res.site = -2
+				res.dc = set.dc
+				if set.dc < 0 {
+					res.dc = -2
 				}
 				v := set.rotation()
 				return set.addrs[qtypeIndex(qn.Qtype)][v], set.ttl

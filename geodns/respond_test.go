@@ -69,14 +69,14 @@ func newTestResponder(t testing.TB) *Responder {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { loc.Close() })
-	var sites []Site
+	var sites []Datacenter
 	index := map[string]int{}
 	edges := make([][]Edge, len(topo.Datacenters))
 	for i, dc := range topo.Datacenters {
 		index[dc.Name] = i
-		sites = append(sites, Site{Name: dc.Name, Lat: dc.Lat, Lon: dc.Lon})
+		sites = append(sites, Datacenter{Name: dc.Name, Lat: dc.Lat, Lon: dc.Lon})
 		for _, e := range dc.Edges {
-			edges[i] = append(edges[i], Edge{Name: e.Name, Site: i, Weight: e.Weight, Addrs: e.Public})
+			edges[i] = append(edges[i], Edge{Name: e.Name, Datacenter: i, Weight: e.Weight, Addrs: e.Public})
 		}
 	}
 	var zones []*Zone

@@ -7,8 +7,8 @@ import (
 	"sync/atomic"
 )
 
-// Site is a data center as the Selector sees it.
-type Site struct {
+// Datacenter is a data center as the Selector sees it.
+type Datacenter struct {
 	Name      string
 	Country   string
 	Continent string
@@ -27,7 +27,7 @@ type PinRule struct {
 // are interned: two clients with equal orders get the same *Ranking, so a
 // pointer comparison tells whether two clients always get the same answer.
 type Ranking struct {
-	// Order holds indexes into the Selector's sites, every site once.
+	// Order holds indexes into the Selector's data centers, every one once.
 	Order []int
 }
 
@@ -35,7 +35,7 @@ type Ranking struct {
 // center first, then a pin's list, then the rest by great-circle distance
 // (or, without coordinates, same country, same continent, default order).
 type Selector struct {
-	sites        []Site
+	dcs          []Datacenter
 	index        map[string]int
 	pins         []pinRule
 	defaultOrder []int
@@ -56,13 +56,13 @@ type pinRule struct {
 // (A City database has some 100,000 distinct locations.)
 const maxCachedLocations = 1 << 18
 
-// NewSelector builds a Selector. defaultOrder and pins name sites; a site
-// missing from defaultOrder is appended in sites' order. Unknown names are
+// NewSelector builds a Selector. defaultOrder and pins name data centers;
+// one missing from defaultOrder is appended in dcs' order. Unknown names are
 // ignored (the config is validated before).
-func NewSelector(sites []Site, pins []PinRule, defaultOrder []string) *Selector {
-	s := &Selector{sites: sites, index: map[string]int{}}
-	for i, site := range sites {
-		s.index[site.Name] = i
+func NewSelector(dcs []Datacenter, pins []PinRule, defaultOrder []string) *Selector {
+	s := &Selector{dcs: dcs, index: map[string]int{}}
+	for i, dc := range dcs {
+		s.index[dc.Name] = i
 	}
 	s.defaultOrder = s.complete(s.indexes(defaultOrder), nil)
 	for _, p := range pins {
@@ -71,8 +71,8 @@ func NewSelector(sites []Site, pins []PinRule, defaultOrder []string) *Selector 
 	return s
 }
 
-// Sites returns the sites in their index order.
-func (s *Selector) Sites() []Site { return s.sites }
+// Datacenters returns the data centers in their index order.
+func (s *Selector) Datacenters() []Datacenter { return s.dcs }
 
 // Default is the ranking of clients that cannot be located.
 func (s *Selector) Default() *Ranking { return s.intern(s.defaultOrder) }
@@ -106,14 +106,14 @@ func (s *Selector) rank(loc Location) []int {
 			break
 		}
 	}
-	rest := make([]int, 0, len(s.sites))
+	rest := make([]int, 0, len(s.dcs))
 	if loc.HasCoords {
-		for i := range s.sites {
+		for i := range s.dcs {
 			rest = append(rest, i)
 		}
-		d := make([]float64, len(s.sites))
-		for i, site := range s.sites {
-			d[i] = distanceKm(loc.Lat, loc.Lon, site.Lat, site.Lon)
+		d := make([]float64, len(s.dcs))
+		for i, dc := range s.dcs {
+			d[i] = distanceKm(loc.Lat, loc.Lon, dc.Lat, dc.Lon)
 		}
 		slices.SortStableFunc(rest, func(a, b int) int {
 			switch {
@@ -128,12 +128,12 @@ func (s *Selector) rank(loc Location) []int {
 		// A Country database has no coordinates: same country, then same
 		// continent, then the default order.
 		for _, i := range s.defaultOrder {
-			if loc.Country != "" && s.sites[i].Country == loc.Country {
+			if loc.Country != "" && s.dcs[i].Country == loc.Country {
 				rest = append(rest, i)
 			}
 		}
 		for _, i := range s.defaultOrder {
-			if loc.Continent != "" && s.sites[i].Continent == loc.Continent && !slices.Contains(rest, i) {
+			if loc.Continent != "" && s.dcs[i].Continent == loc.Continent && !slices.Contains(rest, i) {
 				rest = append(rest, i)
 			}
 		}
@@ -142,11 +142,11 @@ func (s *Selector) rank(loc Location) []int {
 	return s.complete(first, rest)
 }
 
-// complete returns first followed by rest and then every other site, each
-// site once.
+// complete returns first followed by rest and then every other data
+// center, each once.
 func (s *Selector) complete(first, rest []int) []int {
-	order := make([]int, 0, len(s.sites))
-	seen := make([]bool, len(s.sites))
+	order := make([]int, 0, len(s.dcs))
+	seen := make([]bool, len(s.dcs))
 	add := func(is []int) {
 		for _, i := range is {
 			if !seen[i] {
@@ -157,7 +157,7 @@ func (s *Selector) complete(first, rest []int) []int {
 	}
 	add(first)
 	add(rest)
-	for i := range s.sites {
+	for i := range s.dcs {
 		add([]int{i})
 	}
 	return order
@@ -178,7 +178,7 @@ func (s *Selector) intern(order []int) *Ranking {
 	for _, v := range order {
 		key = append(key, byte(v>>8), byte(v))
 	}
-	// The distinct orders are few (each a permutation of the sites that
+	// The distinct orders are few (each a permutation of the data centers that
 	// some location produces), so interned stays small.
 	if r, ok := s.interned.Load(string(key)); ok {
 		return r.(*Ranking)
@@ -198,9 +198,9 @@ func distanceKm(lat1, lon1, lat2, lon2 float64) float64 {
 }
 
 func (s *Selector) names() []string {
-	names := make([]string, len(s.sites))
-	for i, site := range s.sites {
-		names[i] = site.Name
+	names := make([]string, len(s.dcs))
+	for i, dc := range s.dcs {
+		names[i] = dc.Name
 	}
 	return names
 }

@@ -6,7 +6,7 @@ import (
 )
 
 func TestSelectorRank(t *testing.T) {
-	sites := []Site{
+	sites := []Datacenter{
 		{Name: "eu-west", Country: "DE", Continent: "EU", Lat: 50.11, Lon: 8.68},
 		{Name: "us-east", Country: "US", Continent: "NA", Lat: 39.04, Lon: -77.49},
 		{Name: "ap-southeast", Country: "SG", Continent: "AS", Lat: 1.35, Lon: 103.82},

@@ -9,18 +9,18 @@ import (
 // center that may answer, the edges that do. It is rebuilt on every change
 // of health and swapped in whole.
 type geoAnswers struct {
-	sets     []*answerSet // by site; nil when the site is down or not allowed
-	failOpen *answerSet   // every allowed site's edges, when none is up
-	// unchecked marks, by site, the data centers not checked yet while
+	sets     []*answerSet // by data center; nil when it is down or not allowed
+	failOpen *answerSet   // every allowed data center's edges, when none is up
+	// unchecked marks, by data center index, the data centers not checked yet while
 	// others are up (nil once every one is checked): a client ranking one
-	// ahead of the site that answers gets the set's short variant.
+	// ahead of the data center that answers gets the set's short variant.
 	unchecked []bool
 }
 
 // answerSet is what one data center answers: rotations of its edges'
 // addresses, each prepared as a wire response.
 type answerSet struct {
-	site  int // -1 for fail open
+	dc    int // -1 for fail open
 	ttl   uint32
 	edges []Edge
 	// short is this set with the short TTL, while some data center is

@@ -37,7 +37,7 @@ type Name struct {
 type GeoName struct {
 	Owner   string
 	TTL     uint32
-	allowed []bool // by site index
+	allowed []bool // by data center index
 
 	// answers is rebuilt whenever health changes.
 	answers atomic.Pointer[geoAnswers]
@@ -45,15 +45,15 @@ type GeoName struct {
 
 // Edge is an edge as DNS hands it out.
 type Edge struct {
-	Name   string
-	Site   int // index into the Selector's sites
-	Weight int
-	Addrs  []netip.Addr
+	Name       string
+	Datacenter int // index into the Selector's data centers
+	Weight     int
+	Addrs      []netip.Addr
 }
 
-// CompileZone builds a zone from its configuration. sites maps data center
+// CompileZone builds a zone from its configuration. dcs maps data center
 // names to the Selector's indexes. The config must have been validated.
-func CompileZone(cz *configs.Zone, sites map[string]int) (*Zone, error) {
+func CompileZone(cz *configs.Zone, dcs map[string]int) (*Zone, error) {
 	z := &Zone{Origin: cz.Fqdn("@"), names: map[string]*Name{}}
 	z.originKey = []byte(z.Origin)
 	ttl := uint32(cz.TTL.D().Seconds())
@@ -87,8 +87,8 @@ func CompileZone(cz *configs.Zone, sites map[string]int) (*Zone, error) {
 	}
 	for _, g := range cz.Geo {
 		owner := cz.Fqdn(g.Name)
-		gn := &GeoName{Owner: owner, TTL: uint32(g.TTL.D().Seconds()), allowed: make([]bool, len(sites))}
-		for name, i := range sites {
+		gn := &GeoName{Owner: owner, TTL: uint32(g.TTL.D().Seconds()), allowed: make([]bool, len(dcs))}
+		for name, i := range dcs {
 			gn.allowed[i] = len(g.Datacenters) == 0 || slices.Contains(g.Datacenters, name)
 		}
 		z.name(owner).geo = gn

@@ -9,7 +9,8 @@
 // outcomes of real requests: MaxFails consecutive failures hold it down
 // for FailBackoff, doubling up to MaxBackoff, with one probe request
 // allowed after each hold-down) does not hold it down. Pool.Run performs
-// the active checks.
+// the active checks with a probe.Prober (package origin/probe, which
+// geodns uses too).
 //
 // A Router is an edge's http.RoundTripper. It ranks the shields for each
 // request by rendezvous hashing (Rank) on RequestKey — host, path and

@@ -2,12 +2,9 @@ package origin
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"net/http"
-	"runtime/debug"
-	"sync"
 	"time"
+
+	"github.com/tern-cdn/tern/origin/probe"
 )
 
 // HealthConfig tunes passive and active health. Zero values take the
@@ -27,20 +24,24 @@ type HealthConfig struct {
 	// FailBackoff).
 	MaxBackoff time.Duration
 
-	// Active health: an HTTP GET of each upstream's CheckURL; a 2xx answer
-	// within Timeout passes. Only upstreams with a CheckURL are checked.
+	// Active health: an HTTP GET of each upstream's CheckURL by a
+	// probe.Prober; a 2xx answer within Timeout passes. Only upstreams
+	// with a CheckURL are checked. Upstreams start healthy: Fall failed
+	// checks in a row make one unhealthy, Rise passes bring it back.
 
 	// CheckPath is the path requested when a CheckURL has none. Default
 	// "/healthz".
 	CheckPath string
-	// Interval between checks. Default 2s; negative turns active checks
-	// off even for upstreams with a CheckURL.
+	// Interval between checks; negative turns active checks off even for
+	// upstreams with a CheckURL. Interval, Timeout, Rise and Fall, when
+	// zero (or, but for Interval, negative), take probe.Config's
+	// defaults.
 	Interval time.Duration
-	// Timeout of one check, from dial to response headers. Default 1s.
+	// Timeout of one check, from dial to response headers.
 	Timeout time.Duration
 	// Rise is how many consecutive passes bring an unhealthy upstream
 	// back; Fall how many consecutive failures make a healthy one
-	// unhealthy. Defaults 2 and 3. Upstreams start healthy.
+	// unhealthy.
 	Rise, Fall int
 }
 
@@ -58,19 +59,19 @@ func (hc HealthConfig) withDefaults() HealthConfig {
 	if hc.CheckPath == "" {
 		hc.CheckPath = "/healthz"
 	}
-	if hc.Interval == 0 {
-		hc.Interval = 2 * time.Second
-	}
-	if hc.Timeout <= 0 {
-		hc.Timeout = time.Second
-	}
-	if hc.Rise <= 0 {
-		hc.Rise = 2
-	}
-	if hc.Fall <= 0 {
-		hc.Fall = 3
-	}
+	// The prober's defaults fill the rest; it refuses negatives, which
+	// here have always meant "default".
+	hc.Timeout, hc.Rise, hc.Fall = max(hc.Timeout, 0), max(hc.Rise, 0), max(hc.Fall, 0)
 	return hc
+}
+
+// probeConfig is the prober's configuration for active checks.
+func (hc HealthConfig) probeConfig() probe.Config {
+	return probe.Config{
+		Interval: hc.Interval, Timeout: hc.Timeout, Rise: hc.Rise, Fall: hc.Fall,
+		Expect: probe.Codes{Min: 200, Max: 299},
+		Start:  probe.Up,
+	}
 }
 
 // Check results, the values of the "result" label of checks_total.
@@ -79,12 +80,49 @@ const (
 	checkFail = "fail"
 )
 
+// newProber returns the prober of p's upstreams that have a CheckURL, or
+// nil if there are none or active checks are off.
+func (p *Pool) newProber() (*probe.Prober, error) {
+	var checked []*Upstream
+	var targets []probe.Target
+	for _, u := range p.ups {
+		if u.checkURL == nil {
+			continue
+		}
+		checked = append(checked, u)
+		targets = append(targets, probe.Target{
+			Name: u.Name, URL: u.checkURL.String(),
+			Pass: p.m.checks.WithLabelValues(p.name, u.Name, checkPass),
+			Fail: p.m.checks.WithLabelValues(p.name, u.Name, checkFail),
+		})
+	}
+	if len(targets) == 0 || p.hc.Interval < 0 {
+		return nil, nil
+	}
+	return probe.New(p.hc.probeConfig(), targets, probe.Options{
+		Transport: p.transport,
+		Logger:    p.log,
+		OnChange:  func(c probe.Check) { p.flip(checked[c.Target], c) },
+	})
+}
+
+// flip records an active checks' verdict on u.
+func (p *Pool) flip(u *Upstream, c probe.Check) {
+	if c.To == probe.Up {
+		u.unhealthy.Store(false)
+		p.log.Info("upstream healthy", "pool", p.name, "upstream", u.Name, "passes", c.Passes)
+		return
+	}
+	u.unhealthy.Store(true)
+	p.log.Warn("upstream unhealthy", "pool", p.name, "upstream", u.Name, "fails", c.Fails, "last", c.Why)
+}
+
 // Run performs the pool's active checks until ctx ends or the pool is
-// closed; call it in a goroutine. The first round starts at once. It
-// returns at once when no upstream has a CheckURL.
+// closed; call it in a goroutine, once. The first checks start at once.
+// It returns at once when no upstream has a CheckURL.
 func (p *Pool) Run(ctx context.Context) {
 	p.mu.Lock()
-	if p.closed {
+	if p.closed || p.prober == nil {
 		p.mu.Unlock()
 		return
 	}
@@ -92,92 +130,10 @@ func (p *Pool) Run(ctx context.Context) {
 	p.mu.Unlock()
 	defer p.runs.Done()
 
-	var checked []*Upstream
-	for _, u := range p.ups {
-		if u.checkURL != nil {
-			checked = append(checked, u)
-		}
-	}
-	if len(checked) == 0 || p.hc.Interval < 0 {
-		return
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer context.AfterFunc(p.closing, cancel)()
-
-	tick := time.NewTicker(p.hc.Interval)
-	defer tick.Stop()
-	for {
-		p.checkAll(ctx, checked)
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
-}
-
-// checkAll checks every upstream at once and waits for all of them, so a
-// round lasts at most Timeout.
-func (p *Pool) checkAll(ctx context.Context, ups []*Upstream) {
-	var wg sync.WaitGroup
-	for _, u := range ups {
-		wg.Go(func() {
-			defer func() {
-				if v := recover(); v != nil {
-					p.log.Error("origin: health check panicked", "pool", p.name, "upstream", u.Name,
-						"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-				}
-			}()
-			p.check(ctx, u)
-		})
-	}
-	wg.Wait()
-}
-
-// check runs one active check of u and records it.
-func (p *Pool) check(ctx context.Context, u *Upstream) {
-	cctx, cancel := context.WithTimeout(ctx, p.hc.Timeout)
-	defer cancel()
-	why := ""
-	req, err := http.NewRequestWithContext(cctx, http.MethodGet, u.checkURL.String(), nil)
-	if err == nil {
-		req.Header.Set("User-Agent", "tern-health-check")
-		var resp *http.Response
-		if resp, err = p.transport.RoundTrip(req); err == nil {
-			// Drain a little so the connection can be reused.
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-			resp.Body.Close()
-			if resp.StatusCode/100 != 2 {
-				why = resp.Status
-			}
-		}
-	}
-	if err != nil {
-		why = err.Error()
-	}
-	if ctx.Err() != nil {
-		return // shutting down: not the upstream's fault
-	}
-	p.recordCheck(u, why == "", why)
-}
-
-// recordCheck counts a check and flips u's health after Rise passes or
-// Fall failures in a row.
-func (p *Pool) recordCheck(u *Upstream, pass bool, why string) {
-	if pass {
-		p.m.checks.WithLabelValues(p.name, u.Name, checkPass).Inc()
-		u.checkFails.Store(0)
-		if n := u.passes.Add(1); n >= int64(p.hc.Rise) && u.unhealthy.Load() {
-			u.unhealthy.Store(false)
-			p.log.Info("upstream healthy", "pool", p.name, "upstream", u.Name, "passes", n)
-		}
-		return
-	}
-	p.m.checks.WithLabelValues(p.name, u.Name, checkFail).Inc()
-	u.passes.Store(0)
-	if n := u.checkFails.Add(1); n >= int64(p.hc.Fall) && !u.unhealthy.Load() {
-		u.unhealthy.Store(true)
-		p.log.Warn("upstream unhealthy", "pool", p.name, "upstream", u.Name, "fails", n, "last", why)
+	if err := p.prober.Run(ctx); err != nil {
+		p.log.Error("origin: active health checks", "pool", p.name, "error", err)
 	}
 }

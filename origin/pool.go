@@ -12,6 +12,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tern-cdn/tern/origin/probe"
 )
 
 // UpstreamConfig describes one upstream of a pool.
@@ -28,8 +29,8 @@ type UpstreamConfig struct {
 }
 
 // Pool is an ordered set of upstreams sharing a health configuration. Its
-// active checks run in Run, one goroutine per pool, until the context ends
-// or Close.
+// active checks run in Run, one goroutine per checked upstream, until the
+// context ends or Close.
 type Pool struct {
 	name      string
 	ups       []*Upstream
@@ -38,6 +39,7 @@ type Pool struct {
 	owned     *http.Transport // the transport NewPool made, closed by Close
 	log       *slog.Logger
 	m         *poolMetrics
+	prober    *probe.Prober    // active checks; nil: none
 	now       func() time.Time // Testing.
 
 	mu      sync.Mutex
@@ -79,9 +81,9 @@ func NewPool(name string, ups []UpstreamConfig, hc HealthConfig, transport http.
 		seen[u.Name] = true
 		u.nameHash = xxhash.Sum64String(u.Name)
 		if c.CheckURL != "" {
-			cu, err := url.Parse(c.CheckURL)
-			if err != nil || cu.Host == "" || (cu.Scheme != "http" && cu.Scheme != "https") {
-				return nil, fmt.Errorf("origin: pool %q: upstream %q: bad check URL %q", name, u.Name, c.CheckURL)
+			cu, err := probe.ParseURL(c.CheckURL)
+			if err != nil {
+				return nil, fmt.Errorf("origin: pool %q: upstream %q: %w", name, u.Name, err)
 			}
 			if cu.Path == "" {
 				cu.Path = p.hc.CheckPath
@@ -95,6 +97,9 @@ func NewPool(name string, ups []UpstreamConfig, hc HealthConfig, transport http.
 		return nil, fmt.Errorf("origin: pool %q: %w", name, err)
 	}
 	p.m = m
+	if p.prober, err = p.newProber(); err != nil {
+		return nil, fmt.Errorf("origin: pool %q: %w", name, err)
+	}
 	p.closing, p.close = context.WithCancel(context.Background())
 	return p, nil
 }

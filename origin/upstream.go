@@ -25,10 +25,9 @@ type Upstream struct {
 	checkURL *url.URL // nil: no active checks
 	nameHash uint64   // xxhash of Name, for Rank
 
-	// Active checks. Written only by the pool's checker, read anywhere.
-	unhealthy  atomic.Bool  // inverted so that the zero Upstream is healthy
-	passes     atomic.Int64 // consecutive passes
-	checkFails atomic.Int64 // consecutive failures
+	// Active checks' verdict. Written only by the pool's prober, read
+	// anywhere; inverted so that the zero Upstream is healthy.
+	unhealthy atomic.Bool
 
 	// Passive health is a small state machine whose transitions must be
 	// atomic as a whole (exactly one request may claim a probe), so it is
