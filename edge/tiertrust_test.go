@@ -248,8 +248,10 @@ func TestSlowOriginAskedOncePerMiss(t *testing.T) {
 		}
 	})
 	t.Cleanup(func() { close(release) })
-	// The shields give up after 540ms, the edge after 600ms.
-	f := startFleetWith(t, 2, 1, fleetOpts{timeout: "600ms", sites: []fleetSite{{"test", "www.cdn.test", o.URL}}})
+	// The shields give up after 2.7s, the edge after 3s: a margin of 300ms
+	// for the shields' 504s to reach the edge on a loaded machine (60ms,
+	// with 600ms, was not always enough).
+	f := startFleetWith(t, 2, 1, fleetOpts{timeout: "3s", sites: []fleetSite{{"test", "www.cdn.test", o.URL}}})
 	edgeURL := "http://" + f.nodes["edge-1"].Listen
 	const keys, perKey = 10, 3
 	var wg sync.WaitGroup
