@@ -13,10 +13,10 @@ import (
 // commits.
 type indexTx struct {
 	entries, lru, meta, tags *bolt.Bucket
-	m                  diskMeta
-	changed            bool // m must be saved
-	removed            []removal
-	evicted            int
+	m                        diskMeta
+	changed                  bool // m must be saved
+	removed                  []removal
+	evicted                  int
 }
 
 // removal is a body file whose record is gone.
