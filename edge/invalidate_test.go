@@ -216,8 +216,9 @@ func TestSurrogateKeysToClients(t *testing.T) {
 	}
 }
 
-// swrOrigin is tagOrigin with stale-while-revalidate, counting
-// conditional requests it answers with 304.
+// TestSoftPurge: a soft purge leaves the entry stale, served while it is
+// revalidated (in the background with stale-while-revalidate), and the
+// origin's 304 makes it fresh again; a hard purge then is a full fetch.
 func TestSoftPurge(t *testing.T) {
 	for _, tc := range tierCases {
 		for _, swr := range []bool{true, false} {
