@@ -121,14 +121,14 @@ func (h *Handler) lookup(primary string, hdr http.Header) (e *httpcache.Entry, k
 		return nil, primary
 	}
 	if !e.VaryMarker {
-		return e, primary
+		return h.unbanned(primary, primary, e)
 	}
 	key = variantKey(primary, e.VaryGen, httpcache.VaryKey(e.Vary, hdr))
 	v, ok := h.store.Get(key)
 	if !ok {
 		return nil, key
 	}
-	return v, key
+	return h.unbanned(primary, key, v)
 }
 
 func variantKey(primary string, gen uint64, varyKey string) string {

@@ -48,6 +48,10 @@ type Site struct {
 	// and the like): named here, they are forwarded and become part of the
 	// cache key, so each value gets its own entry.
 	KeyHeaders []string
+	// SendSurrogateKeys passes Surrogate-Key and Cache-Tag on to clients
+	// at a client-facing node, which otherwise strips them (the entries
+	// keep their keys either way, for purges).
+	SendSurrogateKeys bool
 	// Tier is where the site's responses are stored; Tiers override it
 	// for the paths they match (the first match wins). Zero: every tier.
 	Tier  httpcache.Tier

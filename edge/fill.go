@@ -249,7 +249,7 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 
 	if resp.StatusCode == http.StatusNotModified && stale != nil {
 		d := fr.site.Policy.Decide(fr.r.Header, stale.Status, mergedHeader(stale.Header, resp.Header, respTime), respTime)
-		upstreamStatus := h.cleanResponseHeader(resp.Header)
+		upstreamStatus := h.cleanResponseHeader(resp.Header, fr.site)
 		e := stale.Revalidated(resp.Header, d, reqTime, respTime)
 		f.entry, f.result, f.upstreamStatus = e, resultRevalidated, upstreamStatus
 		f.status = h.name + "; fwd=" + fr.fwd + "; fwd-status=304"
@@ -279,7 +279,8 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 	}
 	d := fr.site.Policy.Decide(fr.r.Header, status, resp.Header, respTime)
 	initialAge := httpcache.InitialAge(resp.Header, reqTime, respTime)
-	upstreamStatus := h.cleanResponseHeader(resp.Header)
+	tags := httpcache.ParseSurrogateKeys(resp.Header) // before an edge strips them
+	upstreamStatus := h.cleanResponseHeader(resp.Header, fr.site)
 	fwd := "miss"
 	if stale != nil {
 		fwd = fr.fwd + "; fwd-status=" + strconv.Itoa(resp.StatusCode)
@@ -324,6 +325,7 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 	}
 	e := httpcache.NewEntry(status, resp.Header, nil, d, reqTime, respTime)
 	e.InitialAge = initialAge
+	e.SurrogateKeys = tags
 	e.Tier = fr.site.tierFor(fr.r.URL.Path)
 	f.entry, f.result = e, resultMiss
 	f.status = h.name + "; fwd=" + fwd + "; stored"

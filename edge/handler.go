@@ -30,6 +30,10 @@ type Handler struct {
 	varyGen atomic.Uint64
 	// abandons are the per-network budgets of abandoned fills.
 	abandons abandons
+	// bans are the purges applied lazily (invalidate.go); banMu orders
+	// their writers.
+	bans  atomic.Pointer[banSet]
+	banMu sync.Mutex
 
 	// ctx bounds fills and background revalidations, which outlive the
 	// request that started them; Close cancels it and waits for them.
@@ -61,6 +65,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 		cancel: cancel,
 	}
 	h.varyGen.Store(uint64(time.Now().UnixNano()))
+	h.loadBans()
 	return h, nil
 }
 

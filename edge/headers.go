@@ -39,8 +39,10 @@ var conditionalHeaders = []string{
 	"If-Range", "Range",
 }
 
-// targetedHeaders are meant for CDN caches only and not passed to clients.
-var targetedHeaders = []string{"Cdn-Cache-Control", "Surrogate-Control", "Surrogate-Key"}
+// targetedHeaders are meant for CDN caches only and not passed to clients;
+// the surrogate-key fields (httpcache.TagFields) are not either, unless the
+// site says so (Site.SendSurrogateKeys).
+var targetedHeaders = []string{"Cdn-Cache-Control", "Surrogate-Control"}
 
 // removeHopHeaders deletes hop-by-hop fields, including those the
 // Connection field names.

@@ -7,6 +7,8 @@ import (
 	"net/http/httptrace"
 	"net/textproto"
 	"sync"
+
+	"github.com/tern-cdn/tern/edge/httpcache"
 )
 
 // interimWriter relays an upstream's informational responses (103 Early
@@ -57,6 +59,7 @@ func (iw *interimWriter) relay(code int, header textproto.MIMEHeader) error {
 	delete(hdr, "Cache-Status")
 	if iw.clientFacing {
 		deleteAll(hdr, targetedHeaders)
+		deleteAll(hdr, httpcache.TagFields)
 	}
 	iw.w.WriteHeader(code)
 	clear(hdr)

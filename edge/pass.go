@@ -27,7 +27,7 @@ func (h *Handler) pass(w http.ResponseWriter, r *http.Request, s *Site, primary,
 		code := errorStatus(err)
 		return h.fail(w, r, code, failureReason(err), upstreamErrorText(code))
 	}
-	upstreamStatus := h.cleanResponseHeader(resp.Header)
+	upstreamStatus := h.cleanResponseHeader(resp.Header, s)
 	status := h.name + "; fwd=" + fwd
 	if upstreamStatus != "" {
 		status = upstreamStatus + ", " + status

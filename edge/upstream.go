@@ -261,15 +261,19 @@ func upstreamErrorText(code int) string {
 
 // cleanResponseHeader prepares an upstream response's header for clients
 // and the store: hop-by-hop fields, Alt-Svc and the tiers' Tern-Error
-// removed, CDN-only fields removed at a client-facing node, this node
-// added to Via.
-func (h *Handler) cleanResponseHeader(hdr http.Header) (upstreamStatus string) {
+// removed, CDN-only fields removed at a client-facing node (the surrogate
+// keys too, unless s sends them), this node added to Via. Entries take
+// their surrogate keys from the header before it is cleaned.
+func (h *Handler) cleanResponseHeader(hdr http.Header, s *Site) (upstreamStatus string) {
 	removeHopHeaders(hdr)
 	delete(hdr, origin.ErrorHeader)
 	upstreamStatus = strings.Join(hdr["Cache-Status"], ", ")
 	delete(hdr, "Cache-Status")
 	if h.cfg.ClientFacing {
 		deleteAll(hdr, targetedHeaders)
+		if !s.SendSurrogateKeys {
+			deleteAll(hdr, httpcache.TagFields)
+		}
 	}
 	appendVia(hdr, h.via)
 	return upstreamStatus

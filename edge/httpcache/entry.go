@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -38,7 +37,9 @@ type Entry struct {
 	// Vary lists the canonical names of the request fields the response
 	// varies on, sorted; empty when it does not vary.
 	Vary []string
-	// SurrogateKeys are the tags a purge can name.
+	// SurrogateKeys are the tags a purge can name (Surrogate-Key and
+	// Cache-Tag; see ParseSurrogateKeys). They are kept even where the
+	// stored header no longer carries those fields (a client-facing edge).
 	SurrogateKeys []string
 
 	// VaryMarker marks the entry stored under a primary key when the
@@ -114,7 +115,7 @@ func NewEntry(status int, h http.Header, body []byte, d Decision, requestTime, r
 		NoCache:              d.NoCache,
 		ETag:                 h.Get("ETag"),
 		Vary:                 ParseVary(h),
-		SurrogateKeys:        strings.Fields(h.Get("Surrogate-Key")),
+		SurrogateKeys:        ParseSurrogateKeys(h),
 	}
 	if lm, ok := ParseHTTPDate(h.Get("Last-Modified"), responseTime); ok {
 		e.LastModified = lm
@@ -172,12 +173,15 @@ func (e *Entry) Cost() int64 {
 			n += int64(len(v)) + 16
 		}
 	}
-	// Vary's names are new strings; surrogate keys share the header's
-	// bytes, only their string headers are new.
+	// Vary's names are new strings; so are surrogate keys where the
+	// stored header no longer has their fields (a client-facing edge), and
+	// counting their bytes everywhere keeps the bound safe.
 	for _, v := range e.Vary {
 		n += int64(len(v)) + 16
 	}
-	n += int64(len(e.SurrogateKeys)) * 16
+	for _, k := range e.SurrogateKeys {
+		n += int64(len(k)) + 16
+	}
 	return n
 }
 
@@ -215,6 +219,11 @@ func (e *Entry) Revalidated(h304 http.Header, d Decision, requestTime, responseT
 	ne.File = e.File
 	ne.Sliced, ne.Size, ne.SliceSize, ne.SliceGen = e.Sliced, e.Size, e.SliceSize, e.SliceGen
 	ne.Tier = e.Tier
+	if len(ne.SurrogateKeys) == 0 {
+		// A 304 without the tag fields leaves the stored keys as they are
+		// (and at an edge the fields were never in the stored header).
+		ne.SurrogateKeys = e.SurrogateKeys
+	}
 	size := e.BodySize()
 	if e.Sliced {
 		size = e.Size

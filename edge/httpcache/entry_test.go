@@ -126,7 +126,7 @@ func TestEntryCost(t *testing.T) {
 		{name: "both", e: Entry{Body: []byte("hello"), Header: http.Header{"Content-Type": {"text/plain"}, "Etag": {`"1"`}}},
 			want: EntryOverhead + int64(cap([]byte("hello"))) + (12 + 64 + 10 + 16) + (4 + 64 + 3 + 16)},
 		{name: "vary and surrogate keys", e: Entry{VaryMarker: true, Vary: []string{"Accept-Encoding"}, SurrogateKeys: []string{"a", "b"}},
-			want: EntryOverhead + (15 + 16) + 2*16},
+			want: EntryOverhead + (15 + 16) + 2*(1+16)},
 	}
 	for _, tt := range tests {
 		if got := tt.e.Cost(); got != tt.want {

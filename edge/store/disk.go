@@ -329,6 +329,7 @@ func (d *Disk) Set(key string, e *httpcache.Entry, ttl time.Duration) bool {
 		size:   int64(len(e.Body)),
 		id:     fileID{d.epoch, d.seq.Add(1)},
 		meta:   encodeEntry(nil, e),
+		tags:   e.SurrogateKeys,
 	}
 	if r.size > 0 {
 		r.crc = crc32.Checksum(e.Body, castagnoli)

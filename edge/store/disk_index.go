@@ -12,11 +12,11 @@ import (
 // totals as they stand in it, and the body files to remove once it
 // commits.
 type indexTx struct {
-	entries, lru, meta *bolt.Bucket
-	m                  diskMeta
-	changed            bool // m must be saved
-	removed            []removal
-	evicted            int
+	entries, lru, meta, tags *bolt.Bucket
+	m                        diskMeta
+	changed                  bool // m must be saved
+	removed                  []removal
+	evicted                  int
 }
 
 // removal is a body file whose record is gone.
@@ -30,7 +30,7 @@ func newIndexTx(tx *bolt.Tx, m diskMeta) (*indexTx, error) {
 	for _, b := range []struct {
 		name []byte
 		dst  **bolt.Bucket
-	}{{bucketEntries, &x.entries}, {bucketLRU, &x.lru}, {bucketMeta, &x.meta}} {
+	}{{bucketEntries, &x.entries}, {bucketLRU, &x.lru}, {bucketMeta, &x.meta}, {bucketTags, &x.tags}} {
 		*b.dst = tx.Bucket(b.name)
 		if *b.dst == nil {
 			var err error
@@ -63,6 +63,9 @@ func (x *indexTx) put(key string, v []byte, r record) error {
 		return err
 	}
 	if err := x.lru.Put(lruKey(r.stamp, r.id), lruValue(r.size, key)); err != nil {
+		return err
+	}
+	if err := x.putTags(key, r.tags); err != nil {
 		return err
 	}
 	x.m.bytes += objectCost(key, len(v), r.size)

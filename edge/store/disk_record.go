@@ -44,6 +44,9 @@ type record struct {
 	crc    uint32
 	id     fileID
 	meta   []byte // encodeEntry's bytes
+	// tags are the entry's surrogate keys, for the tags bucket; set for
+	// a record being written, not read from the encoding.
+	tags []string
 }
 
 const (

@@ -29,6 +29,7 @@ func (d *Disk) refresh(key string, e *httpcache.Entry, b *diskBody, ttl time.Dur
 		crc:    b.crc,
 		id:     b.id,
 		meta:   encodeEntry(nil, e),
+		tags:   e.SurrogateKeys,
 	}
 	v := r.append(make([]byte, 0, recordHeader+len(r.meta)))
 	cost := objectCost(key, len(v), r.size)
@@ -64,6 +65,7 @@ func (d *Disk) refresh(key string, e *httpcache.Entry, b *diskBody, ttl time.Dur
 func (x *indexTx) forget(key string, r record, n int) {
 	x.entries.Delete([]byte(key))
 	x.lru.Delete(lruKey(r.stamp, r.id))
+	x.forgetTags(key, r)
 	x.m.bytes -= objectCost(key, n, r.size)
 	x.m.objects--
 	x.changed = true

@@ -13,8 +13,9 @@ import (
 // MaxBytes is a hard bound on what it holds. Its admission policy
 // (TinyLFU) may refuse a new entry when that would evict hotter ones.
 type Memory struct {
-	c   *ristretto.Cache[string, *httpcache.Entry]
-	max int64
+	c    *ristretto.Cache[string, *httpcache.Entry]
+	max  int64
+	tags *memTags
 }
 
 // NewMemory returns a memory store holding at most maxBytes.
@@ -25,6 +26,7 @@ func NewMemory(maxBytes int64) (*Memory, error) {
 	// About one counter per 10 KiB object, times ten as ristretto advises,
 	// within sane bounds.
 	counters := min(max(maxBytes/1024, 1000), 50_000_000)
+	tags := newMemTags()
 	c, err := ristretto.NewCache(&ristretto.Config[string, *httpcache.Entry]{
 		NumCounters:        counters,
 		MaxCost:            maxBytes,
@@ -32,11 +34,12 @@ func NewMemory(maxBytes int64) (*Memory, error) {
 		IgnoreInternalCost: true,
 		Metrics:            true,
 		Cost:               func(e *httpcache.Entry) int64 { return e.Cost() },
+		OnExit:             tags.remove,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: new memory store: %w", err)
 	}
-	return &Memory{c: c, max: maxBytes}, nil
+	return &Memory{c: c, max: maxBytes, tags: tags}, nil
 }
 
 // Get returns the entry under key.
@@ -55,9 +58,13 @@ func (m *Memory) Set(key string, e *httpcache.Entry, ttl time.Duration) bool {
 	// entry first so the new one is admitted, and makes room, like any
 	// other. The delete is queued before the set, so it cannot remove it.
 	m.c.Del(key)
+	// Indexed before ristretto has it, so that OnExit, whenever the entry
+	// leaves, finds it to remove.
+	m.tags.add(key, e)
 	ok := m.c.SetWithTTL(key, e, cost, ttl)
 	m.c.Wait()
 	if !ok {
+		m.tags.remove(e) // dropped before ristretto saw it: no OnExit
 		return false
 	}
 	_, ok = m.c.Get(key)

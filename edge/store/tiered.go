@@ -167,3 +167,33 @@ func readFileBody(fb httpcache.FileBody) ([]byte, error) {
 	_, err = io.ReadFull(f, b)
 	return b, err
 }
+
+// DeleteTag removes the entries carrying tag whose key match accepts
+// (nil: all) from both tiers, and returns how many the tier holding most
+// of them removed (an entry is often in both).
+func (t *Tiered) DeleteTag(tag string, match func(key string) bool) int {
+	// The disk first: a promotion that reads a body file after this
+	// finds it gone, so memory cannot get back what the purge removed.
+	n := 0
+	if t.disk != nil {
+		n = t.disk.DeleteTag(tag, match)
+	}
+	return max(n, t.mem.DeleteTag(tag, match))
+}
+
+// SetState stores v as name with the disk tier; without one it is a
+// no-op, as nothing else survives a restart either.
+func (t *Tiered) SetState(name string, v []byte) error {
+	if t.disk == nil {
+		return nil
+	}
+	return t.disk.SetState(name, v)
+}
+
+// State returns the state stored as name with the disk tier, nil if none.
+func (t *Tiered) State(name string) []byte {
+	if t.disk == nil {
+		return nil
+	}
+	return t.disk.State(name)
+}
