@@ -201,9 +201,11 @@ func (h *Handler) looped(r *http.Request) bool {
 }
 
 // roundTrip sends req upstream, bounding the wait for response headers by
-// the upstream timeout, and counts it.
+// the upstream timeout, and counts it. The timeout cancels req's context
+// with the tier contract's cause, origin.ErrHeaderTimeout, so the Router
+// counts it against the upstream; the error returned is that cause.
 func (h *Handler) roundTrip(req *http.Request, cancel context.CancelCauseFunc) (*http.Response, error) {
-	timer := time.AfterFunc(h.cfg.UpstreamTimeout, func() { cancel(errUpstreamTimeout) })
+	timer := time.AfterFunc(h.cfg.UpstreamTimeout, func() { cancel(origin.ErrHeaderTimeout) })
 	start := time.Now()
 	resp, err := h.cfg.Upstream.RoundTrip(req)
 	timedOut := !timer.Stop()
@@ -211,17 +213,13 @@ func (h *Handler) roundTrip(req *http.Request, cancel context.CancelCauseFunc) (
 	if err != nil {
 		h.m.upstreamRequests.WithLabelValues("error").Inc()
 		if timedOut {
-			err = errUpstreamTimeout
+			err = origin.ErrHeaderTimeout
 		}
 		return nil, err
 	}
 	h.m.upstreamRequests.WithLabelValues(statusClass(resp.StatusCode)).Inc()
 	return resp, nil
 }
-
-// errUpstreamTimeout cancels an upstream request that got no response
-// headers within UpstreamTimeout; the Router counts it against the upstream.
-var errUpstreamTimeout = origin.ErrHeaderTimeout
 
 // errorStatus maps an upstream failure to the status a client gets.
 func errorStatus(err error) int {
@@ -230,7 +228,7 @@ func errorStatus(err error) int {
 		return te.Status
 	}
 	var ne net.Error
-	if errors.Is(err, errUpstreamTimeout) || errors.Is(err, context.DeadlineExceeded) ||
+	if errors.Is(err, origin.ErrHeaderTimeout) || errors.Is(err, context.DeadlineExceeded) ||
 		(errors.As(err, &ne) && ne.Timeout()) {
 		return http.StatusGatewayTimeout
 	}

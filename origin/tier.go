@@ -28,6 +28,14 @@ const ErrorHeader = "Tern-Error"
 // to a shield (see Fleet).
 const FleetHeader = "Tern-Fleet"
 
+// ErrHeaderTimeout is the context cause with which a Router's caller
+// cancels a request whose upstream sent no response headers in time (an
+// edge's UpstreamTimeout): the Router counts an attempt cut off by it
+// against the upstream, unlike one whose client went away, and
+// FailureReason gives it ReasonUpstreamTimeout. The cause is the one
+// signal of the contract that travels inside a node, not on the wire.
+var ErrHeaderTimeout = errors.New("upstream did not answer in time")
+
 // The reasons a Tern node gives in ErrorHeader. Every reason a node sends
 // is one of these, and Reasons lists them all.
 const (
