@@ -171,23 +171,18 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 			return
 		}
 	}
-	ctx, cancelTotal := context.WithTimeout(h.ctx, h.cfg.UpstreamTotalTimeout)
-	ctx, cancel := context.WithCancelCause(ctx)
-	f.setCancel(cancel)
+	x := h.newExchange(h.ctx, fr.r, fr.site, kindFill, fr.interim)
+	f.setCancel(x.cancel)
 	// A response handed to the fill's creator is read after fill returns:
 	// the creator then ends the upstream request (see handoff).
-	release := func() { cancel(nil); cancelTotal() }
 	handedOff := false
 	defer func() {
 		if !handedOff {
-			release()
+			x.end()
 		}
 	}()
 
-	if fr.interim != nil {
-		ctx = fr.interim.trace(ctx)
-	}
-	req := h.upstreamRequest(ctx, fr.r, fr.site, kindFill)
+	req := x.req
 	if fr.forward != "" {
 		// The caches upstream apply the test this one applied.
 		req.Header.Set("Cache-Control", fr.forward)
@@ -209,13 +204,13 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 		req.Header.Set("Range", h.sliceRange(fr.slice, -1))
 	}
 	reqTime := h.cfg.Now()
-	resp, err := h.roundTrip(req, cancel)
+	resp, err := x.send()
 	if err == nil && resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && sliced {
 		// Shorter than the slice asked for (or empty): fetch it whole.
 		resp.Body.Close()
 		req.Header.Del("Range")
 		sliced = false
-		resp, err = h.roundTrip(req, cancel)
+		resp, err = x.send()
 	}
 	respTime := h.cfg.Now()
 	if err == nil {
@@ -234,7 +229,7 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 		}
 		if err != nil {
 			f.errCode, f.err = errorStatus(err), err
-			if !errors.Is(context.Cause(ctx), errAbandoned) {
+			if !errors.Is(context.Cause(x.ctx), errAbandoned) {
 				h.cfg.Logger.Warn("edge: upstream fetch failed", "key", fr.primary, "err", err)
 			}
 			h.settle(f)
@@ -295,7 +290,7 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 		h.store.Set(fr.primary, &httpcache.Entry{HitForPass: true, Header: http.Header{}}, h.cfg.HitForPass)
 		h.settle(f)
 		select {
-		case f.handoff <- &handoff{resp: resp, release: release}:
+		case f.handoff <- &handoff{resp: resp, release: x.end}:
 			// The creator now owns resp: it closes its body and
 			// releases the upstream request.
 			handedOff = true
@@ -363,7 +358,7 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 	}
 	if err != nil {
 		h.flights.fail(f, body[:0], err)
-		if !errors.Is(context.Cause(ctx), errAbandoned) {
+		if !errors.Is(context.Cause(x.ctx), errAbandoned) {
 			h.cfg.Logger.Warn("edge: upstream body failed", "key", fr.primary, "err", err)
 		}
 		return

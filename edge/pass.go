@@ -12,15 +12,13 @@ import (
 // and streams the answer back. An unsafe method's success invalidates what
 // is stored for its target (RFC 9111 §4.4).
 func (h *Handler) pass(w http.ResponseWriter, r *http.Request, s *Site, primary, fwd string, unsafe bool) outcome {
-	ctx, cancelTotal := context.WithTimeout(r.Context(), h.cfg.UpstreamTotalTimeout)
-	defer cancelTotal()
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	iw := h.newInterimWriter(w)
-	resp, err := h.roundTrip(h.upstreamRequest(iw.trace(ctx), r, s, kindPass), cancel)
+	x := h.newExchange(r.Context(), r, s, kindPass, iw)
+	defer x.end()
+	resp, err := x.send()
 	iw.close()
 	if err != nil {
-		if ctx.Err() != nil && r.Context().Err() != nil {
+		if x.ctx.Err() != nil && r.Context().Err() != nil {
 			return outcome{result: resultPass, code: 499}
 		}
 		h.cfg.Logger.Warn("edge: upstream request failed", "key", primary, "method", r.Method, "err", err)

@@ -200,6 +200,42 @@ func (h *Handler) looped(r *http.Request) bool {
 	return false
 }
 
+// An exchange is one request upstream and the context that bounds it:
+// UpstreamTotalTimeout over the whole exchange, body included, and a
+// cancel with a cause (origin.ErrHeaderTimeout from roundTrip, errAbandoned
+// for a fill nobody waits for any more). Every upstream fetch (a fill, a
+// slice, sparse ranges, a pass) is one: newExchange, send, end.
+type exchange struct {
+	h           *Handler
+	ctx         context.Context
+	cancel      context.CancelCauseFunc
+	cancelTotal context.CancelFunc
+	req         *http.Request
+}
+
+// newExchange builds the upstream request of kind for r, bound to parent
+// and the upstream timeouts. iw, when not nil, receives the request's 1xx
+// responses.
+func (h *Handler) newExchange(parent context.Context, r *http.Request, s *Site, kind requestKind, iw *interimWriter) *exchange {
+	ctx, cancelTotal := context.WithTimeout(parent, h.cfg.UpstreamTotalTimeout)
+	ctx, cancel := context.WithCancelCause(ctx)
+	reqCtx := ctx
+	if iw != nil {
+		reqCtx = iw.trace(ctx)
+	}
+	return &exchange{h: h, ctx: ctx, cancel: cancel, cancelTotal: cancelTotal, req: h.upstreamRequest(reqCtx, r, s, kind)}
+}
+
+// send sends the exchange's request (again, after a change to its
+// header) and returns the response.
+func (x *exchange) send() (*http.Response, error) { return x.h.roundTrip(x.req, x.cancel) }
+
+// end releases the exchange, ending its request if it still runs.
+func (x *exchange) end() {
+	x.cancel(nil)
+	x.cancelTotal()
+}
+
 // roundTrip sends req upstream, bounding the wait for response headers by
 // the upstream timeout, and counts it. The timeout cancels req's context
 // with the tier contract's cause, origin.ErrHeaderTimeout, so the Router
