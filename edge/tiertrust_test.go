@@ -291,13 +291,9 @@ func TestSlowOriginAskedOncePerMiss(t *testing.T) {
 // classifies (origin's TestEveryReasonClassified), never a string of its
 // own.
 func TestFailReasonsAreTheContract(t *testing.T) {
-	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, ".", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fset, files := parseEdgeSources(t)
 	calls := 0
-	for _, f := range pkgs["edge"].Files {
+	for _, f := range files {
 		ast.Inspect(f, func(n ast.Node) bool {
 			call, ok := n.(*ast.CallExpr)
 			if !ok {
@@ -336,13 +332,9 @@ func TestFailReasonsAreTheContract(t *testing.T) {
 // everywhere else the header is only deleted, and no file spells the
 // header's name itself.
 func TestErrorHeaderSetOnlyByFail(t *testing.T) {
-	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, ".", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fset, files := parseEdgeSources(t)
 	writes := 0
-	for _, f := range pkgs["edge"].Files {
+	for _, f := range files {
 		ast.Inspect(f, func(n ast.Node) bool {
 			switch n := n.(type) {
 			case *ast.FuncDecl:
@@ -371,6 +363,17 @@ func TestErrorHeaderSetOnlyByFail(t *testing.T) {
 	if writes != 1 {
 		t.Errorf("fail uses origin.ErrorHeader %d times, want 1: is the check still looking at the right function?", writes)
 	}
+}
+
+// parseEdgeSources parses the edge package's production files.
+func parseEdgeSources(t *testing.T) (*token.FileSet, map[string]*ast.File) {
+	t.Helper()
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, ".", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fset, pkgs["edge"].Files
 }
 
 func isErrorHeader(sel *ast.SelectorExpr) bool {
