@@ -68,30 +68,43 @@ func (h *Handler) serveFill(w http.ResponseWriter, r *http.Request, s *Site, pri
 		fr.interim.close()
 		return outcome{result: resultMiss, code: 499}
 	}
-	if f.pass {
-		if created {
-			select {
-			case ho := <-f.handoff:
-				status := f.status
-				if f.upstreamStatus != "" {
-					status = f.upstreamStatus + ", " + status
-				}
-				if o, ok := h.serveHandoff(w, r, ho, status); ok {
-					return o
-				}
-			case <-ctx.Done():
-				return outcome{result: resultPass, code: 499}
-			}
-		}
-		// Not shareable: this request makes its own.
-		return h.pass(w, r, s, primary, "miss", false)
-	}
-	if f.err != nil {
+	switch {
+	case f.pass:
+		return h.serveFillPass(w, r, s, primary, f, created)
+	case f.err != nil:
 		if stale != nil && staleForbidden(stale) {
 			return h.fail(w, r, http.StatusGatewayTimeout, origin.ReasonMustRevalidate, "the stored response must be revalidated and upstream failed")
 		}
 		return h.fail(w, r, f.errCode, failureReason(f.err), upstreamErrorText(f.errCode))
 	}
+	return h.serveFilled(w, r, s, primary, f, created, depth)
+}
+
+// serveFillPass answers a request whose fill got a response that may not
+// be shared: from the fill's response when the request started the fill
+// (handoff), else with a request of its own.
+func (h *Handler) serveFillPass(w http.ResponseWriter, r *http.Request, s *Site, primary string, f *flight, created bool) outcome {
+	if created {
+		select {
+		case ho := <-f.handoff:
+			status := f.status
+			if f.upstreamStatus != "" {
+				status = f.upstreamStatus + ", " + status
+			}
+			if o, ok := h.serveHandoff(w, r, ho, status); ok {
+				return o
+			}
+		case <-r.Context().Done():
+			return outcome{result: resultPass, code: 499}
+		}
+	}
+	// Not shareable: this request makes its own.
+	return h.pass(w, r, s, primary, "miss", false)
+}
+
+// serveFilled answers a request from its fill's entry: the body arriving,
+// stored already (a revalidation), or in slices.
+func (h *Handler) serveFilled(w http.ResponseWriter, r *http.Request, s *Site, primary string, f *flight, created bool, depth int) outcome {
 	e := f.entry
 	if len(e.Vary) > 0 && httpcache.VaryKey(e.Vary, r.Header) != httpcache.VaryKey(e.Vary, f.reqHeader) {
 		// The response varies on something this request differs in.
