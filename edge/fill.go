@@ -87,11 +87,7 @@ func (h *Handler) serveFillPass(w http.ResponseWriter, r *http.Request, s *Site,
 	if created {
 		select {
 		case ho := <-f.handoff:
-			status := f.status
-			if f.upstreamStatus != "" {
-				status = f.upstreamStatus + ", " + status
-			}
-			if o, ok := h.serveHandoff(w, r, ho, status); ok {
+			if o, ok := h.serveHandoff(w, r, ho, chainCacheStatus(f.upstreamCacheStatus, f.cacheStatus)); ok {
 				return o
 			}
 		case <-r.Context().Done():
@@ -113,13 +109,11 @@ func (h *Handler) serveFilled(w http.ResponseWriter, r *http.Request, s *Site, p
 		}
 		return h.serveCacheable(w, r, s, primary, depth+1)
 	}
-	status := f.status
+	cacheStatus := f.cacheStatus
 	if !created {
-		status += "; detail=collapsed"
+		cacheStatus += "; detail=collapsed"
 	}
-	if f.upstreamStatus != "" {
-		status = f.upstreamStatus + ", " + status
-	}
+	cacheStatus = chainCacheStatus(f.upstreamCacheStatus, cacheStatus)
 	var b body
 	switch {
 	case f.result != resultMiss:
@@ -139,7 +133,7 @@ func (h *Handler) serveFilled(w http.ResponseWriter, r *http.Request, s *Site, p
 	default:
 		b = flightBody(f)
 	}
-	return h.serveEntry(w, r, e, b, status, f.result, h.cfg.Now())
+	return h.serveEntry(w, r, e, b, cacheStatus, f.result, h.cfg.Now())
 }
 
 // refresh starts a background revalidation of a stale entry
@@ -221,7 +215,7 @@ func (h *Handler) fillFromStore(f *flight, fr fillRequest) bool {
 		return false
 	}
 	f.entry, f.result = e, resultHit
-	f.status = h.name + "; hit; ttl=" + strconv.FormatInt(int64(e.TTL(h.cfg.Now())/time.Second), 10)
+	f.cacheStatus = h.name + "; hit; ttl=" + strconv.FormatInt(int64(e.TTL(h.cfg.Now())/time.Second), 10)
 	h.settle(f)
 	return true
 }
@@ -285,7 +279,7 @@ func (h *Handler) fetch(x *exchange, fr fillRequest) fetched {
 
 // fetchFailed ends a fill whose fetch brought no response.
 func (h *Handler) fetchFailed(f *flight, fr fillRequest, x *exchange, err error) {
-	f.errCode, f.err = errorStatus(err), err
+	f.errCode, f.err = errorCode(err), err
 	if !errors.Is(context.Cause(x.ctx), errAbandoned) {
 		h.cfg.Logger.Warn("edge: upstream fetch failed", "key", fr.primary, "err", err)
 	}
@@ -297,13 +291,13 @@ func (h *Handler) fetchFailed(f *flight, fr fillRequest, x *exchange, err error)
 func (h *Handler) fillRevalidated(f *flight, fr fillRequest, got fetched) {
 	stale, resp := fr.stale, got.resp
 	d := fr.site.Policy.Decide(fr.r.Header, stale.Status, mergedHeader(stale.Header, resp.Header, got.respTime), got.respTime)
-	upstreamStatus := h.cleanResponseHeader(resp.Header)
+	upstreamCacheStatus := h.cleanResponseHeader(resp.Header)
 	e := stale.Revalidated(resp.Header, d, got.reqTime, got.respTime)
-	f.entry, f.result, f.upstreamStatus = e, resultRevalidated, upstreamStatus
-	f.status = h.name + "; fwd=" + fr.fwd + "; fwd-status=304"
+	f.entry, f.result, f.upstreamCacheStatus = e, resultRevalidated, upstreamCacheStatus
+	f.cacheStatus = h.name + "; fwd=" + fr.fwd + "; fwd-status=304"
 	if d.Store {
 		if _, ok := h.storeEntry(fr.primary, f.reqHeader, e, got.respTime); ok {
-			f.status += "; stored"
+			f.cacheStatus += "; stored"
 		}
 	}
 	h.settle(f)
@@ -325,14 +319,14 @@ func (h *Handler) fillResponse(f *flight, fr fillRequest, x *exchange, got fetch
 			return false
 		}
 	}
-	status := resp.StatusCode
+	code := resp.StatusCode
 	if part.partial {
 		// The entry is the whole representation: a 200 of its full length.
-		status = http.StatusOK
+		code = http.StatusOK
 	}
-	d := fr.site.Policy.Decide(fr.r.Header, status, resp.Header, got.respTime)
+	d := fr.site.Policy.Decide(fr.r.Header, code, resp.Header, got.respTime)
 	initialAge := httpcache.InitialAge(resp.Header, got.reqTime, got.respTime)
-	f.upstreamStatus = h.cleanResponseHeader(resp.Header)
+	f.upstreamCacheStatus = h.cleanResponseHeader(resp.Header)
 	fwd := "miss"
 	if fr.stale != nil {
 		fwd = fr.fwd + "; fwd-status=" + strconv.Itoa(resp.StatusCode)
@@ -350,10 +344,10 @@ func (h *Handler) fillResponse(f *flight, fr fillRequest, x *exchange, got fetch
 			return false
 		}
 	}
-	e := h.fillEntry(fr, resp, status, part, d, got)
+	e := h.fillEntry(fr, resp, code, part, d, got)
 	e.InitialAge = initialAge
 	f.entry, f.result = e, resultMiss
-	f.status = h.name + "; fwd=" + fwd + "; stored"
+	f.cacheStatus = h.name + "; fwd=" + fwd + "; stored"
 	f.size = resp.ContentLength
 	if part.sliced {
 		h.fillSliceHead(f, fr, e, part, fwd, resp, got.respTime)
@@ -368,7 +362,7 @@ func (h *Handler) fillResponse(f *flight, fr fillRequest, x *exchange, got fetch
 // still there to take it (fillPass reports whether it took it).
 func (h *Handler) fillPass(f *flight, fr fillRequest, x *exchange, resp *http.Response, fwd, reason string) (handedOff bool) {
 	f.pass = true
-	f.status = h.name + "; fwd=" + fwd + "; detail=" + reason
+	f.cacheStatus = h.name + "; fwd=" + fwd + "; detail=" + reason
 	h.store.Set(fr.primary, &httpcache.Entry{HitForPass: true, Header: http.Header{}}, h.cfg.HitForPass)
 	h.settle(f)
 	select {
@@ -381,9 +375,9 @@ func (h *Handler) fillPass(f *flight, fr fillRequest, x *exchange, resp *http.Re
 	}
 }
 
-// fillEntry is the entry a fill stores for resp, whose status is status
-// (a 200 for a slice of a larger object) and whose header is cleaned.
-func (h *Handler) fillEntry(fr fillRequest, resp *http.Response, status int, part sliceResponse, d httpcache.Decision, got fetched) *httpcache.Entry {
+// fillEntry is the entry a fill stores for resp, whose status code is
+// code (a 200 for a slice of a larger object) and whose header is cleaned.
+func (h *Handler) fillEntry(fr fillRequest, resp *http.Response, code int, part sliceResponse, d httpcache.Decision, got fetched) *httpcache.Entry {
 	if d.StripSetCookie {
 		delete(resp.Header, "Set-Cookie")
 	}
@@ -396,7 +390,7 @@ func (h *Handler) fillEntry(fr fillRequest, resp *http.Response, status int, par
 		delete(resp.Header, "Content-Range")
 		resp.Header.Set("Content-Length", strconv.FormatInt(part.total, 10))
 	}
-	e := httpcache.NewEntry(status, resp.Header, nil, d, got.reqTime, got.respTime)
+	e := httpcache.NewEntry(code, resp.Header, nil, d, got.reqTime, got.respTime)
 	e.Tier = fr.site.tierFor(fr.r.URL.Path)
 	return e
 }
@@ -414,7 +408,7 @@ func (h *Handler) fillSliceHead(f *flight, fr fillRequest, e *httpcache.Entry, p
 	}
 	key, ok := h.storeEntry(fr.primary, f.reqHeader, e, respTime)
 	if !ok {
-		f.status = h.name + "; fwd=" + fwd
+		f.cacheStatus = h.name + "; fwd=" + fwd
 	}
 	f.headKey, f.slice = key, fr.slice
 	if len(e.Vary) > 0 {
@@ -478,13 +472,13 @@ func (h *Handler) staleIfError(f *flight, stale *httpcache.Entry, resp *http.Res
 	}
 	code := http.StatusBadGateway
 	if err != nil {
-		code = errorStatus(err)
+		code = errorCode(err)
 	} else {
 		code = resp.StatusCode
 		resp.Body.Close()
 	}
 	f.entry, f.result = stale, resultStale
-	f.status = h.hitStatus(stale, now, body{}, "stale-if-error") + "; fwd=stale; fwd-status=" + strconv.Itoa(code)
+	f.cacheStatus = h.hitCacheStatus(stale, now, body{}, "stale-if-error") + "; fwd=stale; fwd-status=" + strconv.Itoa(code)
 	h.settle(f)
 	return true
 }

@@ -326,7 +326,7 @@ func (h *Handler) fillSlice(f *flight, r *http.Request, s *Site, head *httpcache
 	}
 	resp, err := x.send()
 	if err != nil {
-		f.errCode, f.err = errorStatus(err), err
+		f.errCode, f.err = errorCode(err), err
 		h.settle(f)
 		return
 	}

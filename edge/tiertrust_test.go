@@ -320,7 +320,7 @@ func TestFailReasonsAreTheContract(t *testing.T) {
 	if calls < 10 {
 		t.Errorf("found %d calls of fail, expected more: is the check still looking at the right function?", calls)
 	}
-	for _, err := range []error{&origin.TierError{Status: 504, Reason: origin.ReasonUpstreamTimeout}, &origin.TierError{Status: 502, Reason: "made-up"}} {
+	for _, err := range []error{&origin.TierError{Code: 504, Reason: origin.ReasonUpstreamTimeout}, &origin.TierError{Code: 502, Reason: "made-up"}} {
 		if _, known := origin.ClassifyReason(edge.FailureReason(err)); !known {
 			t.Errorf("failureReason(%v) = %q, not a known reason", err, edge.FailureReason(err))
 		}
@@ -399,13 +399,13 @@ func countErrorHeaderUses(n ast.Node) int {
 // reason of the contract.
 func TestFailureReasonsOfUpstreamErrors(t *testing.T) {
 	for _, reason := range origin.Reasons() {
-		err := fmt.Errorf("fill: %w", &origin.TierError{Status: http.StatusBadGateway, Reason: reason})
+		err := fmt.Errorf("fill: %w", &origin.TierError{Code: http.StatusBadGateway, Reason: reason})
 		if got := edge.FailureReason(err); got != reason {
 			t.Errorf("a shield's %q passed on as %q", reason, got)
 		}
 	}
 	for _, err := range []error{
-		&origin.TierError{Status: http.StatusBadGateway, Reason: "made-up"},
+		&origin.TierError{Code: http.StatusBadGateway, Reason: "made-up"},
 		origin.ErrHeaderTimeout, context.DeadlineExceeded, context.Canceled, io.ErrUnexpectedEOF,
 		&net.OpError{Op: "dial", Net: "tcp", Err: os.ErrDeadlineExceeded},
 	} {

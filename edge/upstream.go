@@ -257,11 +257,11 @@ func (h *Handler) roundTrip(req *http.Request, cancel context.CancelCauseFunc) (
 	return resp, nil
 }
 
-// errorStatus maps an upstream failure to the status a client gets.
-func errorStatus(err error) int {
+// errorCode maps an upstream failure to the status code a client gets.
+func errorCode(err error) int {
 	var te *origin.TierError
 	if errors.As(err, &te) {
-		return te.Status
+		return te.Code
 	}
 	var ne net.Error
 	if errors.Is(err, origin.ErrHeaderTimeout) || errors.Is(err, context.DeadlineExceeded) ||
@@ -284,6 +284,15 @@ func failureReason(err error) string {
 	return origin.FailureReason(err)
 }
 
+// chainCacheStatus is the Cache-Status of a response: the upstream
+// caches' entries first, then this cache's own (RFC 9211 §2).
+func chainCacheStatus(upstream, own string) string {
+	if upstream == "" {
+		return own
+	}
+	return upstream + ", " + own
+}
+
 // upstreamErrorText is what a client is told of an upstream failure: the
 // details (addresses, errors) go to the log, not to the client.
 func upstreamErrorText(code int) string {
@@ -297,14 +306,14 @@ func upstreamErrorText(code int) string {
 // and the store: hop-by-hop fields, Alt-Svc and the tiers' Tern-Error
 // removed, CDN-only fields removed at a client-facing node, this node
 // added to Via.
-func (h *Handler) cleanResponseHeader(hdr http.Header) (upstreamStatus string) {
+func (h *Handler) cleanResponseHeader(hdr http.Header) (upstreamCacheStatus string) {
 	removeHopHeaders(hdr)
 	delete(hdr, origin.ErrorHeader)
-	upstreamStatus = strings.Join(hdr["Cache-Status"], ", ")
+	upstreamCacheStatus = strings.Join(hdr["Cache-Status"], ", ")
 	delete(hdr, "Cache-Status")
 	if h.cfg.ClientFacing {
 		deleteAll(hdr, targetedHeaders)
 	}
 	appendVia(hdr, h.via)
-	return upstreamStatus
+	return upstreamCacheStatus
 }

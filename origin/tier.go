@@ -132,12 +132,12 @@ func FailureReason(err error) string {
 // TierError is a shield's own error answer (a 5xx carrying ErrorHeader),
 // as an error: for an edge, a failed fetch, not a response to pass on.
 type TierError struct {
-	Status int
+	Code   int // the shield's status code
 	Reason string
 }
 
 func (e *TierError) Error() string {
-	return "origin: shield answered " + http.StatusText(e.Status) + " (" + ErrorHeader + ": " + e.Reason + ")"
+	return "origin: shield answered " + http.StatusText(e.Code) + " (" + ErrorHeader + ": " + e.Reason + ")"
 }
 
 // ShieldError returns resp as a TierError when it is a shield's own
@@ -151,7 +151,7 @@ func ShieldError(resp *http.Response) (*TierError, bool) {
 	if reason == "" {
 		return nil, false
 	}
-	return &TierError{Status: resp.StatusCode, Reason: reason}, true
+	return &TierError{Code: resp.StatusCode, Reason: reason}, true
 }
 
 // Fleet authenticates the requests edges send to shields: an edge adds a
