@@ -76,12 +76,12 @@ func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request, s *Site
 			}
 			switch v {
 			case useFresh:
-				return h.serveEntry(w, r, e, b, h.hitStatus(e, now, b, ""), resultHit, now)
+				return h.serveEntry(w, r, e, b, h.hitCacheStatus(e, now, b, ""), resultHit, now)
 			case useStale:
-				return h.serveEntry(w, r, e, b, h.hitStatus(e, now, b, ""), resultStale, now)
+				return h.serveEntry(w, r, e, b, h.hitCacheStatus(e, now, b, ""), resultStale, now)
 			}
 			h.refresh(r, s, primary, key, e)
-			return h.serveEntry(w, r, e, b, h.hitStatus(e, now, b, "stale-while-revalidate"), resultStale, now)
+			return h.serveEntry(w, r, e, b, h.hitCacheStatus(e, now, b, "stale-while-revalidate"), resultStale, now)
 		}
 		if reqCC.OnlyIfCached {
 			return h.fail(w, r, http.StatusGatewayTimeout, origin.ReasonOnlyIfCached, "no fresh stored response")
@@ -98,9 +98,9 @@ func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request, s *Site
 	return h.serveFill(w, r, s, primary, key, nil, rd, depth)
 }
 
-// hitStatus is the Cache-Status of a response served from a stored entry:
+// hitCacheStatus is the Cache-Status of a response served from a stored entry:
 // a hit, or fwd=partial when slices of it must be fetched.
-func (h *Handler) hitStatus(e *httpcache.Entry, now time.Time, b body, detail string) string {
+func (h *Handler) hitCacheStatus(e *httpcache.Entry, now time.Time, b body, detail string) string {
 	kind := "; hit"
 	if b.kind == bodySlices && !b.slices.allStored() {
 		kind = "; fwd=partial"

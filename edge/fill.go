@@ -68,30 +68,39 @@ func (h *Handler) serveFill(w http.ResponseWriter, r *http.Request, s *Site, pri
 		fr.interim.close()
 		return outcome{result: resultMiss, code: 499}
 	}
-	if f.pass {
-		if created {
-			select {
-			case ho := <-f.handoff:
-				status := f.status
-				if f.upstreamStatus != "" {
-					status = f.upstreamStatus + ", " + status
-				}
-				if o, ok := h.serveHandoff(w, r, ho, status); ok {
-					return o
-				}
-			case <-ctx.Done():
-				return outcome{result: resultPass, code: 499}
-			}
-		}
-		// Not shareable: this request makes its own.
-		return h.pass(w, r, s, primary, "miss", false)
-	}
-	if f.err != nil {
+	switch {
+	case f.pass:
+		return h.serveFillPass(w, r, s, primary, f, created)
+	case f.err != nil:
 		if stale != nil && staleForbidden(stale) {
 			return h.fail(w, r, http.StatusGatewayTimeout, origin.ReasonMustRevalidate, "the stored response must be revalidated and upstream failed")
 		}
 		return h.fail(w, r, f.errCode, failureReason(f.err), upstreamErrorText(f.errCode))
 	}
+	return h.serveFilled(w, r, s, primary, f, created, depth)
+}
+
+// serveFillPass answers a request whose fill got a response that may not
+// be shared: from the fill's response when the request started the fill
+// (handoff), else with a request of its own.
+func (h *Handler) serveFillPass(w http.ResponseWriter, r *http.Request, s *Site, primary string, f *flight, created bool) outcome {
+	if created {
+		select {
+		case ho := <-f.handoff:
+			if o, ok := h.serveHandoff(w, r, ho, chainCacheStatus(f.upstreamCacheStatus, f.cacheStatus)); ok {
+				return o
+			}
+		case <-r.Context().Done():
+			return outcome{result: resultPass, code: 499}
+		}
+	}
+	// Not shareable: this request makes its own.
+	return h.pass(w, r, s, primary, "miss", false)
+}
+
+// serveFilled answers a request from its fill's entry: the body arriving,
+// stored already (a revalidation), or in slices.
+func (h *Handler) serveFilled(w http.ResponseWriter, r *http.Request, s *Site, primary string, f *flight, created bool, depth int) outcome {
 	e := f.entry
 	if len(e.Vary) > 0 && httpcache.VaryKey(e.Vary, r.Header) != httpcache.VaryKey(e.Vary, f.reqHeader) {
 		// The response varies on something this request differs in.
@@ -100,13 +109,11 @@ func (h *Handler) serveFill(w http.ResponseWriter, r *http.Request, s *Site, pri
 		}
 		return h.serveCacheable(w, r, s, primary, depth+1)
 	}
-	status := f.status
+	cacheStatus := f.cacheStatus
 	if !created {
-		status += "; detail=collapsed"
+		cacheStatus += "; detail=collapsed"
 	}
-	if f.upstreamStatus != "" {
-		status = f.upstreamStatus + ", " + status
-	}
+	cacheStatus = chainCacheStatus(f.upstreamCacheStatus, cacheStatus)
 	var b body
 	switch {
 	case f.result != resultMiss:
@@ -126,7 +133,7 @@ func (h *Handler) serveFill(w http.ResponseWriter, r *http.Request, s *Site, pri
 	default:
 		b = flightBody(f)
 	}
-	return h.serveEntry(w, r, e, b, status, f.result, h.cfg.Now())
+	return h.serveEntry(w, r, e, b, cacheStatus, f.result, h.cfg.Now())
 }
 
 // refresh starts a background revalidation of a stale entry
@@ -159,41 +166,81 @@ func (h *Handler) refresh(r *http.Request, s *Site, primary, key string, stale *
 // flight's readers, and stores the response once it is complete.
 func (h *Handler) fill(f *flight, fr fillRequest) {
 	defer h.flights.remove(f)
-	// A fill that ended just before this one started may have stored what
-	// this one is for: look again, as groupcache's load does, so a request
-	// that missed the store and then the flight makes no second fetch.
-	if fr.stale == nil && !fr.dirs.noCache {
-		if e, key := h.lookup(fr.primary, f.reqHeader); e != nil && key == f.key && !e.HitForPass && !e.VaryMarker &&
-			(fr.forward == "" || judge(e, fr.dirs.cc, false, h.cfg.Now()) == useFresh) {
-			f.entry, f.result = e, resultHit
-			f.status = h.name + "; hit; ttl=" + strconv.FormatInt(int64(e.TTL(h.cfg.Now())/time.Second), 10)
-			h.settle(f)
-			return
-		}
+	if h.fillFromStore(f, fr) {
+		return
 	}
-	ctx, cancelTotal := context.WithTimeout(h.ctx, h.cfg.UpstreamTotalTimeout)
-	ctx, cancel := context.WithCancelCause(ctx)
-	f.setCancel(cancel)
+	x := h.newExchange(h.ctx, fr.r, fr.site, kindFill, fr.interim)
+	f.setCancel(x.cancel)
 	// A response handed to the fill's creator is read after fill returns:
 	// the creator then ends the upstream request (see handoff).
-	release := func() { cancel(nil); cancelTotal() }
 	handedOff := false
 	defer func() {
 		if !handedOff {
-			release()
+			x.end()
 		}
 	}()
-
-	if fr.interim != nil {
-		ctx = fr.interim.trace(ctx)
+	got := h.fetch(x, fr)
+	if got.err != nil || got.resp.StatusCode >= 500 {
+		if h.staleIfError(f, fr.stale, got.resp, got.err, got.respTime) {
+			return
+		}
+		if got.err != nil {
+			h.fetchFailed(f, fr, x, got.err)
+			return
+		}
 	}
-	req := h.upstreamRequest(ctx, fr.r, fr.site, kindFill)
+	defer func() {
+		if !handedOff {
+			got.resp.Body.Close()
+		}
+	}()
+	if got.resp.StatusCode == http.StatusNotModified && fr.stale != nil {
+		h.fillRevalidated(f, fr, got)
+		return
+	}
+	handedOff = h.fillResponse(f, fr, x, got)
+}
+
+// fillFromStore ends a fill with what the store holds, if it holds what
+// the fill is for: a fill that ended just before this one started may have
+// stored it. Looking again, as groupcache's load does, a request that
+// missed the store and then the flight makes no second fetch.
+func (h *Handler) fillFromStore(f *flight, fr fillRequest) bool {
+	if fr.stale != nil || fr.dirs.noCache {
+		return false
+	}
+	e, key := h.lookup(fr.primary, f.reqHeader)
+	if e == nil || key != f.key || e.HitForPass || e.VaryMarker ||
+		(fr.forward != "" && judge(e, fr.dirs.cc, false, h.cfg.Now()) != useFresh) {
+		return false
+	}
+	f.entry, f.result = e, resultHit
+	f.cacheStatus = h.name + "; hit; ttl=" + strconv.FormatInt(int64(e.TTL(h.cfg.Now())/time.Second), 10)
+	h.settle(f)
+	return true
+}
+
+// fetched is what the fetch step of a fill brought: a response, or the
+// error of a fetch that brought none to serve.
+type fetched struct {
+	resp *http.Response
+	err  error
+	// sliced says resp answers a request for one slice.
+	sliced            bool
+	reqTime, respTime time.Time
+}
+
+// fetch sends a fill's request upstream: with the request directives the
+// fill honours, conditional on the stale entry it revalidates, and for
+// one slice when the cache keeps objects in slices. A shield's own error
+// comes back as err.
+func (h *Handler) fetch(x *exchange, fr fillRequest) fetched {
+	req := x.req
 	if fr.forward != "" {
 		// The caches upstream apply the test this one applied.
 		req.Header.Set("Cache-Control", fr.forward)
 	}
-	stale := fr.stale
-	if stale != nil {
+	if stale := fr.stale; stale != nil {
 		if stale.ETag != "" {
 			req.Header.Set("If-None-Match", stale.ETag)
 		}
@@ -201,116 +248,138 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 			req.Header.Set("If-Modified-Since", stale.LastModified.UTC().Format(http.TimeFormat))
 		}
 	}
-	sliced := h.cfg.SliceSize > 0
-	if sliced {
+	got := fetched{sliced: h.cfg.SliceSize > 0}
+	if got.sliced {
 		// Ask for one slice: a small object comes whole in the 206, a
 		// large one gives its length and first needed slice, and nothing
 		// else crosses the wire until a client needs it.
 		req.Header.Set("Range", h.sliceRange(fr.slice, -1))
 	}
-	reqTime := h.cfg.Now()
-	resp, err := h.roundTrip(req, cancel)
-	if err == nil && resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && sliced {
+	got.reqTime = h.cfg.Now()
+	got.resp, got.err = x.send()
+	if got.err == nil && got.resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && got.sliced {
 		// Shorter than the slice asked for (or empty): fetch it whole.
-		resp.Body.Close()
+		got.resp.Body.Close()
 		req.Header.Del("Range")
-		sliced = false
-		resp, err = h.roundTrip(req, cancel)
+		got.sliced = false
+		got.resp, got.err = x.send()
 	}
-	respTime := h.cfg.Now()
-	if err == nil {
-		if te, ok := origin.ShieldError(resp); ok {
+	got.respTime = h.cfg.Now()
+	if got.err == nil {
+		if te, ok := origin.ShieldError(got.resp); ok {
 			// The shield's own error is a failed fetch for everyone
 			// waiting on it, not a response to hand each of them to
 			// fetch again on their own.
-			resp.Body.Close()
-			resp, err = nil, te
+			got.resp.Body.Close()
+			got.resp, got.err = nil, te
 		}
 	}
+	return got
+}
 
-	if err != nil || resp.StatusCode >= 500 {
-		if h.staleIfError(f, stale, resp, err, respTime) {
-			return
-		}
-		if err != nil {
-			f.errCode, f.err = errorStatus(err), err
-			if !errors.Is(context.Cause(ctx), errAbandoned) {
-				h.cfg.Logger.Warn("edge: upstream fetch failed", "key", fr.primary, "err", err)
-			}
-			h.settle(f)
-			return
+// fetchFailed ends a fill whose fetch brought no response.
+func (h *Handler) fetchFailed(f *flight, fr fillRequest, x *exchange, err error) {
+	f.errCode, f.err = errorCode(err), err
+	if !errors.Is(context.Cause(x.ctx), errAbandoned) {
+		h.cfg.Logger.Warn("edge: upstream fetch failed", "key", fr.primary, "err", err)
+	}
+	h.settle(f)
+}
+
+// fillRevalidated ends a fill whose revalidation got a 304: the stored
+// entry, updated with the 304's header, is the outcome.
+func (h *Handler) fillRevalidated(f *flight, fr fillRequest, got fetched) {
+	stale, resp := fr.stale, got.resp
+	d := fr.site.Policy.Decide(fr.r.Header, stale.Status, mergedHeader(stale.Header, resp.Header, got.respTime), got.respTime)
+	upstreamCacheStatus := h.cleanResponseHeader(resp.Header, fr.site)
+	e := stale.Revalidated(resp.Header, d, got.reqTime, got.respTime)
+	f.entry, f.result, f.upstreamCacheStatus = e, resultRevalidated, upstreamCacheStatus
+	f.cacheStatus = h.name + "; fwd=" + fr.fwd + "; fwd-status=304"
+	if d.Store {
+		if _, ok := h.storeEntry(fr.primary, f.reqHeader, e, got.respTime); ok {
+			f.cacheStatus += "; stored"
 		}
 	}
-	defer func() {
-		if !handedOff {
-			resp.Body.Close()
-		}
-	}()
+	h.settle(f)
+}
 
-	if resp.StatusCode == http.StatusNotModified && stale != nil {
-		d := fr.site.Policy.Decide(fr.r.Header, stale.Status, mergedHeader(stale.Header, resp.Header, respTime), respTime)
-		upstreamStatus := h.cleanResponseHeader(resp.Header, fr.site)
-		e := stale.Revalidated(resp.Header, d, reqTime, respTime)
-		f.entry, f.result, f.upstreamStatus = e, resultRevalidated, upstreamStatus
-		f.status = h.name + "; fwd=" + fr.fwd + "; fwd-status=304"
-		if d.Store {
-			if _, ok := h.storeEntry(fr.primary, f.reqHeader, e, respTime); ok {
-				f.status += "; stored"
-			}
-		}
-		h.settle(f)
-		return
-	}
-
+// fillResponse ends a fill with the response it fetched: one that may not
+// be stored goes to the fill's creator (fillResponse reports whether the
+// creator took it), any other is stored. A 304 for the stale entry the
+// fill revalidates is fillRevalidated's.
+func (h *Handler) fillResponse(f *flight, fr fillRequest, x *exchange, got fetched) (handedOff bool) {
+	resp := got.resp
 	var part sliceResponse
-	if sliced && resp.StatusCode == http.StatusPartialContent {
+	if got.sliced && resp.StatusCode == http.StatusPartialContent {
 		var ok bool
 		if part, ok = h.sliceResponse(resp, fr.slice); !ok {
 			f.errCode, f.err = http.StatusBadGateway, errBadSlice
 			h.cfg.Logger.Warn("edge: upstream answered a slice request with a bad Content-Range", "key", fr.primary, "content_range", resp.Header.Get("Content-Range"))
 			h.settle(f)
-			return
+			return false
 		}
 	}
-	status := resp.StatusCode
+	code := resp.StatusCode
 	if part.partial {
 		// The entry is the whole representation: a 200 of its full length.
-		status = http.StatusOK
+		code = http.StatusOK
 	}
-	d := fr.site.Policy.Decide(fr.r.Header, status, resp.Header, respTime)
-	initialAge := httpcache.InitialAge(resp.Header, reqTime, respTime)
+	d := fr.site.Policy.Decide(fr.r.Header, code, resp.Header, got.respTime)
+	initialAge := httpcache.InitialAge(resp.Header, got.reqTime, got.respTime)
 	tags := httpcache.ParseSurrogateKeys(resp.Header) // before an edge strips them
-	upstreamStatus := h.cleanResponseHeader(resp.Header, fr.site)
+	f.upstreamCacheStatus = h.cleanResponseHeader(resp.Header, fr.site)
 	fwd := "miss"
-	if stale != nil {
+	if fr.stale != nil {
 		fwd = fr.fwd + "; fwd-status=" + strconv.Itoa(resp.StatusCode)
 	}
-	f.upstreamStatus = upstreamStatus
 	if !d.Store || (!part.sliced && resp.ContentLength > h.cfg.MaxObjectSize) {
 		reason := d.Reason
 		if d.Store {
 			reason = "too-large"
 		}
-		f.pass = true
-		f.status = h.name + "; fwd=" + fwd + "; detail=" + reason
-		h.store.Set(fr.primary, &httpcache.Entry{HitForPass: true, Header: http.Header{}}, h.cfg.HitForPass)
-		h.settle(f)
-		select {
-		case f.handoff <- &handoff{resp: resp, release: release}:
-			// The creator now owns resp: it closes its body and
-			// releases the upstream request.
-			handedOff = true
-		case <-f.creatorGone:
-		}
-		return
+		return h.fillPass(f, fr, x, resp, fwd, reason)
 	}
-
-	if stale != nil {
+	if fr.stale != nil {
 		if err := takeWhole(resp, h.cfg.MaxObjectSize); err != nil {
-			h.revalidationFailed(f, fr.primary, stale, err, h.cfg.Now())
-			return
+			h.revalidationFailed(f, fr.primary, fr.stale, err, h.cfg.Now())
+			return false
 		}
 	}
+	e := h.fillEntry(fr, resp, code, part, d, got)
+	e.InitialAge = initialAge
+	e.SurrogateKeys = tags
+	f.entry, f.result = e, resultMiss
+	f.cacheStatus = h.name + "; fwd=" + fwd + "; stored"
+	f.size = resp.ContentLength
+	if part.sliced {
+		h.fillSliceHead(f, fr, e, part, fwd, resp, got.respTime)
+		return false
+	}
+	h.fillBody(f, fr, x, e, resp)
+	return false
+}
+
+// fillPass ends a fill whose response may not be shared: the URL is marked
+// hit-for-pass, and the response goes to the fill's creator, if it is
+// still there to take it (fillPass reports whether it took it).
+func (h *Handler) fillPass(f *flight, fr fillRequest, x *exchange, resp *http.Response, fwd, reason string) (handedOff bool) {
+	f.pass = true
+	f.cacheStatus = h.name + "; fwd=" + fwd + "; detail=" + reason
+	h.store.Set(fr.primary, &httpcache.Entry{HitForPass: true, Header: http.Header{}}, h.cfg.HitForPass)
+	h.settle(f)
+	select {
+	case f.handoff <- &handoff{resp: resp, release: x.end}:
+		// The creator now owns resp: it closes its body and
+		// releases the upstream request.
+		return true
+	case <-f.creatorGone:
+		return false
+	}
+}
+
+// fillEntry is the entry a fill stores for resp, whose status code is
+// code (a 200 for a slice of a larger object) and whose header is cleaned.
+func (h *Handler) fillEntry(fr fillRequest, resp *http.Response, code int, part sliceResponse, d httpcache.Decision, got fetched) *httpcache.Entry {
 	if d.StripSetCookie {
 		delete(resp.Header, "Set-Cookie")
 	}
@@ -323,33 +392,36 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 		delete(resp.Header, "Content-Range")
 		resp.Header.Set("Content-Length", strconv.FormatInt(part.total, 10))
 	}
-	e := httpcache.NewEntry(status, resp.Header, nil, d, reqTime, respTime)
-	e.InitialAge = initialAge
-	e.SurrogateKeys = tags
+	e := httpcache.NewEntry(code, resp.Header, nil, d, got.reqTime, got.respTime)
 	e.Tier = fr.site.tierFor(fr.r.URL.Path)
-	f.entry, f.result = e, resultMiss
-	f.status = h.name + "; fwd=" + fwd + "; stored"
-	f.size = resp.ContentLength
-	if part.sliced {
-		e.Sliced, e.Size, e.SliceSize, e.SliceGen = true, part.total, h.cfg.SliceSize, h.varyGen.Add(1)
-		// This fill is also the fill of the slice it brings: register it
-		// under that slice's key before the head becomes visible, so a
-		// request that finds the head joins it instead of fetching the
-		// slice again.
-		if len(e.Vary) == 0 {
-			h.flights.alias(sliceKey(fr.primary, e.SliceGen, fr.slice), f)
-		}
-		key, ok := h.storeEntry(fr.primary, f.reqHeader, e, respTime)
-		if !ok {
-			f.status = h.name + "; fwd=" + fwd
-		}
-		f.headKey, f.slice = key, fr.slice
-		if len(e.Vary) > 0 {
-			h.flights.alias(sliceKey(key, e.SliceGen, fr.slice), f)
-		}
-		h.fillSliceBody(f, key, e, fr.slice, resp)
-		return
+	return e
+}
+
+// fillSliceHead stores e, the head of a sliced object, and streams the
+// slice resp brings into f.
+func (h *Handler) fillSliceHead(f *flight, fr fillRequest, e *httpcache.Entry, part sliceResponse, fwd string, resp *http.Response, respTime time.Time) {
+	e.Sliced, e.Size, e.SliceSize, e.SliceGen = true, part.total, h.cfg.SliceSize, h.varyGen.Add(1)
+	// This fill is also the fill of the slice it brings: register it
+	// under that slice's key before the head becomes visible, so a
+	// request that finds the head joins it instead of fetching the
+	// slice again.
+	if len(e.Vary) == 0 {
+		h.flights.alias(sliceKey(fr.primary, e.SliceGen, fr.slice), f)
 	}
+	key, ok := h.storeEntry(fr.primary, f.reqHeader, e, respTime)
+	if !ok {
+		f.cacheStatus = h.name + "; fwd=" + fwd
+	}
+	f.headKey, f.slice = key, fr.slice
+	if len(e.Vary) > 0 {
+		h.flights.alias(sliceKey(key, e.SliceGen, fr.slice), f)
+	}
+	h.fillSliceBody(f, key, e, fr.slice, resp)
+}
+
+// fillBody publishes e to f's readers, streams resp's body to them and
+// stores e with it once it is complete.
+func (h *Handler) fillBody(f *flight, fr fillRequest, x *exchange, e *httpcache.Entry, resp *http.Response) {
 	close(f.ready)
 
 	// A body of unknown length is buffered for the flight's readers only
@@ -365,20 +437,18 @@ func (h *Handler) fill(f *flight, fr fillRequest) {
 	}
 	if err != nil {
 		h.flights.fail(f, body[:0], err)
-		if !errors.Is(context.Cause(ctx), errAbandoned) {
+		if !errors.Is(context.Cause(x.ctx), errAbandoned) {
 			h.cfg.Logger.Warn("edge: upstream body failed", "key", fr.primary, "err", err)
 		}
 		return
 	}
-	{
-		final := *e
-		final.Body = storedBody(body)
-		if e.Header.Get("Content-Length") == "" {
-			final.Header = e.Header.Clone()
-			final.Header.Set("Content-Length", strconv.Itoa(len(body)))
-		}
-		h.storeEntry(fr.primary, f.reqHeader, &final, h.cfg.Now())
+	final := *e
+	final.Body = storedBody(body)
+	if e.Header.Get("Content-Length") == "" {
+		final.Header = e.Header.Clone()
+		final.Header.Set("Content-Length", strconv.Itoa(len(body)))
 	}
+	h.storeEntry(fr.primary, f.reqHeader, &final, h.cfg.Now())
 	h.flights.remove(f)
 	f.complete(body)
 }
@@ -404,13 +474,13 @@ func (h *Handler) staleIfError(f *flight, stale *httpcache.Entry, resp *http.Res
 	}
 	code := http.StatusBadGateway
 	if err != nil {
-		code = errorStatus(err)
+		code = errorCode(err)
 	} else {
 		code = resp.StatusCode
 		resp.Body.Close()
 	}
 	f.entry, f.result = stale, resultStale
-	f.status = h.hitStatus(stale, now, body{}, "stale-if-error") + "; fwd=stale; fwd-status=" + strconv.Itoa(code)
+	f.cacheStatus = h.hitCacheStatus(stale, now, body{}, "stale-if-error") + "; fwd=stale; fwd-status=" + strconv.Itoa(code)
 	h.settle(f)
 	return true
 }

@@ -26,9 +26,9 @@ type flight struct {
 	// result is what the flight did: resultMiss, resultRevalidated or
 	// resultStale (stale-if-error).
 	result string
-	// status is this cache's Cache-Status for the flight's clients, and
-	// upstreamStatus the upstream caches' own, for the chain.
-	status, upstreamStatus string
+	// cacheStatus is this cache's Cache-Status for the flight's clients,
+	// and upstreamCacheStatus the upstream caches' own, for the chain.
+	cacheStatus, upstreamCacheStatus string
 	// size is the body length when known, else -1.
 	size int64
 	// For the fill of a sliced object: the key its head is stored under

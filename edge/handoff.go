@@ -61,7 +61,7 @@ func representationSpan(resp *http.Response) (s span, ok bool) {
 // serveHandoff answers r, the request that started a pass fill, from the
 // fill's response. It reports false, having closed the response, when the
 // response cannot answer r: the caller then forwards r on its own.
-func (h *Handler) serveHandoff(w http.ResponseWriter, r *http.Request, ho *handoff, status string) (outcome, bool) {
+func (h *Handler) serveHandoff(w http.ResponseWriter, r *http.Request, ho *handoff, cacheStatus string) (outcome, bool) {
 	defer ho.release()
 	// The fill's upstream request is not bound to r; stop it when r goes.
 	stop := context.AfterFunc(r.Context(), ho.release)
@@ -75,14 +75,14 @@ func (h *Handler) serveHandoff(w http.ResponseWriter, r *http.Request, ho *hando
 			return outcome{}, false
 		}
 		// An error, a redirect…: the same answer whatever r's range.
-		return h.servePassResponse(w, r, resp, status, resultMiss), true
+		return h.servePassResponse(w, r, resp, cacheStatus, resultMiss), true
 	}
 	v := responseValidators(resp.Header)
 	switch precond.Evaluate(r.Method, r.Header, v) {
 	case precond.NotModified:
-		return h.servePassBodiless(w, resp, http.StatusNotModified, "", status), true
+		return h.servePassBodiless(w, resp, http.StatusNotModified, "", cacheStatus), true
 	case precond.PreconditionFailed:
-		return h.servePassBodiless(w, resp, http.StatusPreconditionFailed, "", status), true
+		return h.servePassBodiless(w, resp, http.StatusPreconditionFailed, "", cacheStatus), true
 	}
 
 	var ranges []byterange.Range
@@ -96,9 +96,9 @@ func (h *Handler) serveHandoff(w http.ResponseWriter, r *http.Request, ho *hando
 	switch {
 	case rangeErr != nil:
 		cr := byterange.UnsatisfiableContentRange(sp.total)
-		return h.servePassBodiless(w, resp, http.StatusRequestedRangeNotSatisfiable, cr, status), true
+		return h.servePassBodiless(w, resp, http.StatusRequestedRangeNotSatisfiable, cr, cacheStatus), true
 	case len(ranges) == 1 && sp.holds(ranges[0]):
-		return h.servePassRange(w, r, resp, sp, ranges[0], status), true
+		return h.servePassRange(w, r, resp, sp, ranges[0], cacheStatus), true
 	case len(ranges) == 1:
 		resp.Body.Close()
 		return outcome{}, false
@@ -107,7 +107,7 @@ func (h *Handler) serveHandoff(w http.ResponseWriter, r *http.Request, ho *hando
 		// too; several ranges may be answered with it, RFC 9110 §14.2),
 		// or its header for a HEAD.
 		wholeResponse(resp, sp)
-		return h.servePassResponse(w, r, resp, status, resultMiss), true
+		return h.servePassResponse(w, r, resp, cacheStatus, resultMiss), true
 	}
 	resp.Body.Close()
 	return outcome{}, false
@@ -127,7 +127,7 @@ func wholeResponse(resp *http.Response, sp span) {
 
 // servePassRange answers a ranged GET with range rg of the representation
 // from resp, which holds sp.
-func (h *Handler) servePassRange(w http.ResponseWriter, r *http.Request, resp *http.Response, sp span, rg byterange.Range, status string) outcome {
+func (h *Handler) servePassRange(w http.ResponseWriter, r *http.Request, resp *http.Response, sp span, rg byterange.Range, cacheStatus string) outcome {
 	defer resp.Body.Close()
 	// The bytes before the range came with the slice the fill asked for.
 	if _, err := io.CopyN(io.Discard, resp.Body, rg.Start-sp.first); err != nil {
@@ -143,7 +143,7 @@ func (h *Handler) servePassRange(w http.ResponseWriter, r *http.Request, resp *h
 	}
 	hdr["Content-Range"] = []string{rg.ContentRange(sp.total)}
 	hdr["Content-Length"] = []string{strconv.FormatInt(rg.Length, 10)}
-	hdr.Set("Cache-Status", status)
+	hdr.Set("Cache-Status", cacheStatus)
 	o := outcome{result: resultMiss, code: http.StatusPartialContent}
 	w.WriteHeader(o.code)
 	n, err := copyFlushing(w, io.LimitReader(resp.Body, rg.Length))
@@ -160,7 +160,7 @@ func (h *Handler) servePassRange(w http.ResponseWriter, r *http.Request, resp *h
 // servePassBodiless answers with code and resp's header, without its
 // body: the answer to a failed precondition or (with its contentRange)
 // an unsatisfiable range.
-func (h *Handler) servePassBodiless(w http.ResponseWriter, resp *http.Response, code int, contentRange, status string) outcome {
+func (h *Handler) servePassBodiless(w http.ResponseWriter, resp *http.Response, code int, contentRange, cacheStatus string) outcome {
 	resp.Body.Close()
 	hdr := w.Header()
 	for k, vs := range resp.Header {
@@ -170,7 +170,7 @@ func (h *Handler) servePassBodiless(w http.ResponseWriter, resp *http.Response, 
 	if contentRange != "" {
 		hdr["Content-Range"] = []string{contentRange}
 	}
-	hdr.Set("Cache-Status", status)
+	hdr.Set("Cache-Status", cacheStatus)
 	w.WriteHeader(code)
 	return outcome{result: resultMiss, code: code}
 }

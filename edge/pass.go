@@ -12,30 +12,24 @@ import (
 // and streams the answer back. An unsafe method's success invalidates what
 // is stored for its target (RFC 9111 §4.4).
 func (h *Handler) pass(w http.ResponseWriter, r *http.Request, s *Site, primary, fwd string, unsafe bool) outcome {
-	ctx, cancelTotal := context.WithTimeout(r.Context(), h.cfg.UpstreamTotalTimeout)
-	defer cancelTotal()
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	iw := h.newInterimWriter(w)
-	resp, err := h.roundTrip(h.upstreamRequest(iw.trace(ctx), r, s, kindPass), cancel)
+	x := h.newExchange(r.Context(), r, s, kindPass, iw)
+	defer x.end()
+	resp, err := x.send()
 	iw.close()
 	if err != nil {
-		if ctx.Err() != nil && r.Context().Err() != nil {
+		if x.ctx.Err() != nil && r.Context().Err() != nil {
 			return outcome{result: resultPass, code: 499}
 		}
 		h.cfg.Logger.Warn("edge: upstream request failed", "key", primary, "method", r.Method, "err", err)
-		code := errorStatus(err)
+		code := errorCode(err)
 		return h.fail(w, r, code, failureReason(err), upstreamErrorText(code))
 	}
-	upstreamStatus := h.cleanResponseHeader(resp.Header, s)
-	status := h.name + "; fwd=" + fwd
-	if upstreamStatus != "" {
-		status = upstreamStatus + ", " + status
-	}
+	cacheStatus := chainCacheStatus(h.cleanResponseHeader(resp.Header, s), h.name+"; fwd="+fwd)
 	if unsafe && r.Method != http.MethodOptions && resp.StatusCode < 400 {
 		h.invalidateTargets(r, primary, resp.Header)
 	}
-	return h.servePassResponse(w, r, resp, status, resultPass)
+	return h.servePassResponse(w, r, resp, cacheStatus, resultPass)
 }
 
 // invalidateTargets drops the stored responses for the request's target
@@ -56,7 +50,7 @@ func (h *Handler) invalidateTargets(r *http.Request, primary string, hdr http.He
 
 // servePassResponse streams an upstream response, whose header is
 // already cleaned, that is not stored.
-func (h *Handler) servePassResponse(w http.ResponseWriter, r *http.Request, resp *http.Response, status, result string) outcome {
+func (h *Handler) servePassResponse(w http.ResponseWriter, r *http.Request, resp *http.Response, cacheStatus, result string) outcome {
 	defer resp.Body.Close()
 	hdr := w.Header()
 	for k, v := range resp.Header {
@@ -65,7 +59,7 @@ func (h *Handler) servePassResponse(w http.ResponseWriter, r *http.Request, resp
 	if resp.ContentLength >= 0 && hdr.Get("Content-Length") == "" && r.Method != http.MethodHead {
 		hdr.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
 	}
-	hdr.Set("Cache-Status", status)
+	hdr.Set("Cache-Status", cacheStatus)
 	o := outcome{result: result, code: resp.StatusCode}
 	w.WriteHeader(resp.StatusCode)
 	if r.Method == http.MethodHead {

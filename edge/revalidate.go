@@ -37,11 +37,11 @@ type bufferedBody struct {
 func (h *Handler) revalidationFailed(f *flight, key string, stale *httpcache.Entry, err error, now time.Time) {
 	h.cfg.Logger.Warn("edge: upstream body failed during a revalidation", "key", key, "err", err)
 	// The upstream's Cache-Status described the response that failed.
-	f.upstreamStatus = ""
+	f.upstreamCacheStatus = ""
 	if h.staleIfError(f, stale, nil, err, now) {
 		return
 	}
-	f.errCode, f.err = errorStatus(err), err
+	f.errCode, f.err = errorCode(err), err
 	h.settle(f)
 }
 

@@ -15,14 +15,14 @@ import (
 // serveEntry writes a stored (or arriving) response to a client: the
 // client's preconditions and ranges are answered here, from the entry.
 // A hit from memory shares e's header values and body; nothing is copied.
-func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *httpcache.Entry, b body, status, result string, now time.Time) outcome {
+func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *httpcache.Entry, b body, cacheStatus, result string, now time.Time) outcome {
 	defer b.close()
 	hdr := w.Header()
 	for k, v := range e.Header {
 		hdr[k] = v
 	}
 	hdr["Age"] = []string{strconv.FormatInt(int64(e.Age(now)/time.Second), 10)}
-	hdr["Cache-Status"] = []string{status}
+	hdr["Cache-Status"] = []string{cacheStatus}
 	o := outcome{result: result}
 
 	if e.Status/100 == 2 {

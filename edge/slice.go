@@ -318,18 +318,15 @@ func (h *Handler) fillSlice(f *flight, r *http.Request, s *Site, head *httpcache
 		h.settle(f)
 		return
 	}
-	ctx, cancelTotal := context.WithTimeout(h.ctx, h.cfg.UpstreamTotalTimeout)
-	defer cancelTotal()
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	req := h.upstreamRequest(ctx, r, s, kindFill)
-	req.Header.Set("Range", h.sliceRange(i, head.Size))
+	x := h.newExchange(h.ctx, r, s, kindFill, nil)
+	defer x.end()
+	x.req.Header.Set("Range", h.sliceRange(i, head.Size))
 	if head.ETag != "" && !strings.HasPrefix(head.ETag, "W/") {
-		req.Header.Set("If-Match", head.ETag)
+		x.req.Header.Set("If-Match", head.ETag)
 	}
-	resp, err := h.roundTrip(req, cancel)
+	resp, err := x.send()
 	if err != nil {
-		f.errCode, f.err = errorStatus(err), err
+		f.errCode, f.err = errorCode(err), err
 		h.settle(f)
 		return
 	}

@@ -102,20 +102,19 @@ func (s *sliceReader) haveSlices(rg byterange.Range) bool {
 // fetchSparse asks upstream for ranges of the head's representation in one
 // request and returns their bytes.
 func (s *sliceReader) fetchSparse(ctx context.Context, ranges []byterange.Range) ([]sparsePart, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	req := s.h.upstreamRequest(ctx, s.r, s.site, kindFill)
+	x := s.h.newExchange(ctx, s.r, s.site, kindFill, nil)
+	defer x.end()
 	specs := make([]string, len(ranges))
 	var total int64
 	for i, rg := range ranges {
 		specs[i] = strconv.FormatInt(rg.Start, 10) + "-" + strconv.FormatInt(rg.Start+rg.Length-1, 10)
 		total += rg.Length
 	}
-	req.Header.Set("Range", "bytes="+strings.Join(specs, ","))
+	x.req.Header.Set("Range", "bytes="+strings.Join(specs, ","))
 	if s.head.ETag != "" && !strings.HasPrefix(s.head.ETag, "W/") {
-		req.Header.Set("If-Match", s.head.ETag)
+		x.req.Header.Set("If-Match", s.head.ETag)
 	}
-	resp, err := s.h.roundTrip(req, cancel)
+	resp, err := x.send()
 	if err != nil {
 		return nil, fmt.Errorf("sparse ranges: %w", err)
 	}

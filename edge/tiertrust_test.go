@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -292,13 +293,9 @@ func TestSlowOriginAskedOncePerMiss(t *testing.T) {
 // classifies (origin's TestEveryReasonClassified), never a string of its
 // own.
 func TestFailReasonsAreTheContract(t *testing.T) {
-	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, ".", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	fset, files := parseEdgeSources(t)
 	calls := 0
-	for _, f := range pkgs["edge"].Files {
+	for _, f := range files {
 		ast.Inspect(f, func(n ast.Node) bool {
 			call, ok := n.(*ast.CallExpr)
 			if !ok {
@@ -325,10 +322,101 @@ func TestFailReasonsAreTheContract(t *testing.T) {
 	if calls < 10 {
 		t.Errorf("found %d calls of fail, expected more: is the check still looking at the right function?", calls)
 	}
-	for _, err := range []error{&origin.TierError{Status: 504, Reason: origin.ReasonUpstreamTimeout}, &origin.TierError{Status: 502, Reason: "made-up"}} {
+	for _, err := range []error{&origin.TierError{Code: 504, Reason: origin.ReasonUpstreamTimeout}, &origin.TierError{Code: 502, Reason: "made-up"}} {
 		if _, known := origin.ClassifyReason(edge.FailureReason(err)); !known {
 			t.Errorf("failureReason(%v) = %q, not a known reason", err, edge.FailureReason(err))
 		}
+	}
+}
+
+// TestErrorHeaderSetOnlyByFail: fail is the one place the edge writes
+// origin.ErrorHeader (TestFailReasonsAreTheContract checks its reasons);
+// everywhere else the header is only deleted, and no file spells the
+// header's name itself.
+func TestErrorHeaderSetOnlyByFail(t *testing.T) {
+	fset, files := parseEdgeSources(t)
+	writes := 0
+	for _, f := range files {
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.FuncDecl:
+				if n.Name.Name == "fail" {
+					writes += countErrorHeaderUses(n)
+					return false
+				}
+			case *ast.CallExpr:
+				if fn, ok := n.Fun.(*ast.Ident); ok && fn.Name == "delete" {
+					return false
+				}
+			case *ast.SelectorExpr:
+				if isErrorHeader(n) {
+					t.Errorf("%s: origin.ErrorHeader used outside fail, other than deleted", fset.Position(n.Pos()))
+				}
+			case *ast.BasicLit:
+				for _, name := range []string{origin.ErrorHeader, origin.FleetHeader} {
+					if n.Kind == token.STRING && strings.EqualFold(strings.Trim(n.Value, "\"`"), name) {
+						t.Errorf("%s: the header name %s spelt out, not origin's constant", fset.Position(n.Pos()), n.Value)
+					}
+				}
+			}
+			return true
+		})
+	}
+	if writes != 1 {
+		t.Errorf("fail uses origin.ErrorHeader %d times, want 1: is the check still looking at the right function?", writes)
+	}
+}
+
+// parseEdgeSources parses the edge package's production files.
+func parseEdgeSources(t *testing.T) (*token.FileSet, map[string]*ast.File) {
+	t.Helper()
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, ".", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fset, pkgs["edge"].Files
+}
+
+func isErrorHeader(sel *ast.SelectorExpr) bool {
+	pkg, ok := sel.X.(*ast.Ident)
+	return ok && pkg.Name == "origin" && sel.Sel.Name == "ErrorHeader"
+}
+
+func countErrorHeaderUses(n ast.Node) int {
+	uses := 0
+	ast.Inspect(n, func(n ast.Node) bool {
+		if sel, ok := n.(*ast.SelectorExpr); ok && isErrorHeader(sel) {
+			uses++
+		}
+		return true
+	})
+	return uses
+}
+
+// TestFailureReasonsOfUpstreamErrors: the reason the edge gives for an
+// upstream failure (failureReason, the other argument TestFailReasonsAreTheContract
+// allows) is always one the Router classifies: a shield's own reason is
+// passed on when it is one of the contract's, and anything else becomes a
+// reason of the contract.
+func TestFailureReasonsOfUpstreamErrors(t *testing.T) {
+	for _, reason := range origin.Reasons() {
+		err := fmt.Errorf("fill: %w", &origin.TierError{Code: http.StatusBadGateway, Reason: reason})
+		if got := edge.FailureReason(err); got != reason {
+			t.Errorf("a shield's %q passed on as %q", reason, got)
+		}
+	}
+	for _, err := range []error{
+		&origin.TierError{Code: http.StatusBadGateway, Reason: "made-up"},
+		origin.ErrHeaderTimeout, context.DeadlineExceeded, context.Canceled, io.ErrUnexpectedEOF,
+		&net.OpError{Op: "dial", Net: "tcp", Err: os.ErrDeadlineExceeded},
+	} {
+		if got := edge.FailureReason(err); !slices.Contains(origin.Reasons(), got) {
+			t.Errorf("failureReason(%v) = %q, not a reason of the contract", err, got)
+		}
+	}
+	if got := edge.FailureReason(origin.ErrHeaderTimeout); got != origin.ReasonUpstreamTimeout {
+		t.Errorf("the header timeout's reason is %q, want %q", got, origin.ReasonUpstreamTimeout)
 	}
 }
 

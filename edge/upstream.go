@@ -200,10 +200,48 @@ func (h *Handler) looped(r *http.Request) bool {
 	return false
 }
 
+// An exchange is one request upstream and the context that bounds it:
+// UpstreamTotalTimeout over the whole exchange, body included, and a
+// cancel with a cause (origin.ErrHeaderTimeout from roundTrip, errAbandoned
+// for a fill nobody waits for any more). Every upstream fetch (a fill, a
+// slice, sparse ranges, a pass) is one: newExchange, send, end.
+type exchange struct {
+	h           *Handler
+	ctx         context.Context
+	cancel      context.CancelCauseFunc
+	cancelTotal context.CancelFunc
+	req         *http.Request
+}
+
+// newExchange builds the upstream request of kind for r, bound to parent
+// and the upstream timeouts. iw, when not nil, receives the request's 1xx
+// responses.
+func (h *Handler) newExchange(parent context.Context, r *http.Request, s *Site, kind requestKind, iw *interimWriter) *exchange {
+	ctx, cancelTotal := context.WithTimeout(parent, h.cfg.UpstreamTotalTimeout)
+	ctx, cancel := context.WithCancelCause(ctx)
+	reqCtx := ctx
+	if iw != nil {
+		reqCtx = iw.trace(ctx)
+	}
+	return &exchange{h: h, ctx: ctx, cancel: cancel, cancelTotal: cancelTotal, req: h.upstreamRequest(reqCtx, r, s, kind)}
+}
+
+// send sends the exchange's request (again, after a change to its
+// header) and returns the response.
+func (x *exchange) send() (*http.Response, error) { return x.h.roundTrip(x.req, x.cancel) }
+
+// end releases the exchange, ending its request if it still runs.
+func (x *exchange) end() {
+	x.cancel(nil)
+	x.cancelTotal()
+}
+
 // roundTrip sends req upstream, bounding the wait for response headers by
-// the upstream timeout, and counts it.
+// the upstream timeout, and counts it. The timeout cancels req's context
+// with the tier contract's cause, origin.ErrHeaderTimeout, so the Router
+// counts it against the upstream; the error returned is that cause.
 func (h *Handler) roundTrip(req *http.Request, cancel context.CancelCauseFunc) (*http.Response, error) {
-	timer := time.AfterFunc(h.cfg.UpstreamTimeout, func() { cancel(errUpstreamTimeout) })
+	timer := time.AfterFunc(h.cfg.UpstreamTimeout, func() { cancel(origin.ErrHeaderTimeout) })
 	start := time.Now()
 	resp, err := h.cfg.Upstream.RoundTrip(req)
 	timedOut := !timer.Stop()
@@ -211,7 +249,7 @@ func (h *Handler) roundTrip(req *http.Request, cancel context.CancelCauseFunc) (
 	if err != nil {
 		h.m.upstreamRequests.WithLabelValues("error").Inc()
 		if timedOut {
-			err = errUpstreamTimeout
+			err = origin.ErrHeaderTimeout
 		}
 		return nil, err
 	}
@@ -219,18 +257,14 @@ func (h *Handler) roundTrip(req *http.Request, cancel context.CancelCauseFunc) (
 	return resp, nil
 }
 
-// errUpstreamTimeout cancels an upstream request that got no response
-// headers within UpstreamTimeout; the Router counts it against the upstream.
-var errUpstreamTimeout = origin.ErrHeaderTimeout
-
-// errorStatus maps an upstream failure to the status a client gets.
-func errorStatus(err error) int {
+// errorCode maps an upstream failure to the status code a client gets.
+func errorCode(err error) int {
 	var te *origin.TierError
 	if errors.As(err, &te) {
-		return te.Status
+		return te.Code
 	}
 	var ne net.Error
-	if errors.Is(err, errUpstreamTimeout) || errors.Is(err, context.DeadlineExceeded) ||
+	if errors.Is(err, origin.ErrHeaderTimeout) || errors.Is(err, context.DeadlineExceeded) ||
 		(errors.As(err, &ne) && ne.Timeout()) {
 		return http.StatusGatewayTimeout
 	}
@@ -250,6 +284,15 @@ func failureReason(err error) string {
 	return origin.FailureReason(err)
 }
 
+// chainCacheStatus is the Cache-Status of a response: the upstream
+// caches' entries first, then this cache's own (RFC 9211 §2).
+func chainCacheStatus(upstream, own string) string {
+	if upstream == "" {
+		return own
+	}
+	return upstream + ", " + own
+}
+
 // upstreamErrorText is what a client is told of an upstream failure: the
 // details (addresses, errors) go to the log, not to the client.
 func upstreamErrorText(code int) string {
@@ -264,10 +307,10 @@ func upstreamErrorText(code int) string {
 // removed, CDN-only fields removed at a client-facing node (the surrogate
 // keys too, unless s sends them), this node added to Via. Entries take
 // their surrogate keys from the header before it is cleaned.
-func (h *Handler) cleanResponseHeader(hdr http.Header, s *Site) (upstreamStatus string) {
+func (h *Handler) cleanResponseHeader(hdr http.Header, s *Site) (upstreamCacheStatus string) {
 	removeHopHeaders(hdr)
 	delete(hdr, origin.ErrorHeader)
-	upstreamStatus = strings.Join(hdr["Cache-Status"], ", ")
+	upstreamCacheStatus = strings.Join(hdr["Cache-Status"], ", ")
 	delete(hdr, "Cache-Status")
 	if h.cfg.ClientFacing {
 		deleteAll(hdr, targetedHeaders)
@@ -276,5 +319,5 @@ func (h *Handler) cleanResponseHeader(hdr http.Header, s *Site) (upstreamStatus 
 		}
 	}
 	appendVia(hdr, h.via)
-	return upstreamStatus
+	return upstreamCacheStatus
 }

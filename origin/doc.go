@@ -22,6 +22,8 @@
 // through a shield is an answer. Only replayable requests are sent twice.
 //
 // tier.go holds the contract between edges and shields: the ErrorHeader
-// reasons and what each means (ClassifyReason), and Fleet, the token with
-// which edges authenticate their requests to shields.
+// reasons and what each means (ClassifyReason), ErrHeaderTimeout (the
+// context cause of a header timeout, counted against the upstream), and
+// Fleet, the token with which edges authenticate their requests to
+// shields. No other file spells a reason or the headers' names.
 package origin

@@ -17,11 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// ErrHeaderTimeout is the cause with which a caller cancels a request's
-// context when the upstream took too long to answer: an attempt cut off by
-// it counts against the upstream, unlike one whose client went away.
-var ErrHeaderTimeout = errors.New("upstream did not answer in time")
-
 // Results, the values of the "result" label of requests_total.
 const (
 	resultOK       = "ok"       // an answer was returned

@@ -296,7 +296,7 @@ func TestRouterShieldUpstreamErrorOtherShieldHasIt(t *testing.T) {
 	req := st.req(t, http.MethodGet, "/app.js")
 	order := st.rank(t, req)
 	order[0].fail(http.StatusBadGateway, ReasonUpstreamError)
-	order[1].fail(http.StatusGatewayTimeout, "only-if-cached")
+	order[1].fail(http.StatusGatewayTimeout, ReasonOnlyIfCached)
 	order[2].proxyTo = nil // answers 200 itself: it has the object
 	code, by, _ := get(t, st.router, req)
 	if code != http.StatusOK || by != order[2].name {
@@ -323,7 +323,7 @@ func TestRouterShieldErrorFailsOver(t *testing.T) {
 		t.Fatalf("%d from %q, want 200 from %s", code, by, order[1].name)
 	}
 	// When every shield fails so, the origin answers.
-	order[1].fail(http.StatusBadGateway, "store-error")
+	order[1].fail(http.StatusBadGateway, ReasonStoreError)
 	order[2].fail(http.StatusInternalServerError, "panic")
 	code, by, _ = get(t, st.router, st.req(t, http.MethodGet, "/app.js"))
 	if code != http.StatusOK || by != "origin" {
@@ -374,13 +374,13 @@ func TestRouterPostNotRetried(t *testing.T) {
 
 	// A shield answering with its own error: returned, not retried.
 	order[0].reset.Store(false)
-	order[0].fail(http.StatusBadGateway, "store-error")
+	order[0].fail(http.StatusBadGateway, ReasonStoreError)
 	resp, err = st.router.RoundTrip(st.req(t, http.MethodPost, "/api"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadGateway || resp.Header.Get(ErrorHeader) != "store-error" {
+	if resp.StatusCode != http.StatusBadGateway || resp.Header.Get(ErrorHeader) != ReasonStoreError {
 		t.Errorf("POST got %s %q, want the shield's 502 store-error", resp.Status, resp.Header.Get(ErrorHeader))
 	}
 	if got := hits(order[1], order[2], st.origin); got[0]+got[1]+got[2] != 0 {
@@ -442,7 +442,7 @@ func TestRouterPassiveHealth(t *testing.T) {
 	}
 
 	// Three failures hold the home shield down for FailBackoff.
-	home.fail(http.StatusInternalServerError, "store-error")
+	home.fail(http.StatusInternalServerError, ReasonStoreError)
 	for range 3 {
 		send(next.name)
 	}

@@ -28,6 +28,14 @@ const ErrorHeader = "Tern-Error"
 // to a shield (see Fleet).
 const FleetHeader = "Tern-Fleet"
 
+// ErrHeaderTimeout is the context cause with which a Router's caller
+// cancels a request whose upstream sent no response headers in time (an
+// edge's UpstreamTimeout): the Router counts an attempt cut off by it
+// against the upstream, unlike one whose client went away, and
+// FailureReason gives it ReasonUpstreamTimeout. The cause is the one
+// signal of the contract that travels inside a node, not on the wire.
+var ErrHeaderTimeout = errors.New("upstream did not answer in time")
+
 // The reasons a Tern node gives in ErrorHeader. Every reason a node sends
 // is one of these, and Reasons lists them all.
 const (
@@ -124,12 +132,12 @@ func FailureReason(err error) string {
 // TierError is a shield's own error answer (a 5xx carrying ErrorHeader),
 // as an error: for an edge, a failed fetch, not a response to pass on.
 type TierError struct {
-	Status int
+	Code   int // the shield's status code
 	Reason string
 }
 
 func (e *TierError) Error() string {
-	return "origin: shield answered " + http.StatusText(e.Status) + " (" + ErrorHeader + ": " + e.Reason + ")"
+	return "origin: shield answered " + http.StatusText(e.Code) + " (" + ErrorHeader + ": " + e.Reason + ")"
 }
 
 // ShieldError returns resp as a TierError when it is a shield's own
@@ -143,7 +151,7 @@ func ShieldError(resp *http.Response) (*TierError, bool) {
 	if reason == "" {
 		return nil, false
 	}
-	return &TierError{Status: resp.StatusCode, Reason: reason}, true
+	return &TierError{Code: resp.StatusCode, Reason: reason}, true
 }
 
 // Fleet authenticates the requests edges send to shields: an edge adds a

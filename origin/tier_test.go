@@ -1,14 +1,19 @@
 package origin
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestEveryReasonClassified: every ErrorHeader reason declared in tier.go
@@ -176,3 +181,80 @@ func TestFleetAuthentication(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestHeaderTimeoutCause: the header-timeout signal of the contract. A
+// caller that cancels with ErrHeaderTimeout (an edge whose UpstreamTimeout
+// passed) has the attempt counted against the shield that did not answer;
+// one that cancels for another cause (its client went away) does not; and
+// FailureReason names the timeout.
+func TestHeaderTimeoutCause(t *testing.T) {
+	for _, tc := range []struct {
+		cause     error
+		wantFails int
+	}{{ErrHeaderTimeout, 1}, {context.Canceled, 0}} {
+		t.Run(tc.cause.Error(), func(t *testing.T) {
+			st := newShieldTier(t, HealthConfig{MaxFails: 3})
+			req := st.req(t, http.MethodGet, "/slow")
+			order := st.rank(t, req)
+			order[0].hang.Store(true)
+			ctx, cancel := context.WithCancelCause(t.Context())
+			defer cancel(nil)
+			// Cancel once the request waits at the home shield.
+			stop := make(chan struct{})
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for deadline := time.Now().Add(5 * time.Second); order[0].hits.Load() == 0 && time.Now().Before(deadline); {
+					select {
+					case <-stop:
+						return
+					case <-time.After(2 * time.Millisecond):
+					}
+				}
+				cancel(tc.cause)
+			}()
+			resp, err := st.router.RoundTrip(req.WithContext(ctx))
+			close(stop)
+			<-done
+			if err == nil {
+				resp.Body.Close()
+				t.Fatalf("answered %s, want an error", resp.Status)
+			}
+			if got := hits(order[1], order[2], st.origin); got[0]+got[1]+got[2] != 0 {
+				t.Errorf("attempts went on after the cancel: hits %v", got)
+			}
+			for _, s := range st.pool.Status() {
+				want := 0
+				if s.Name == order[0].name {
+					want = tc.wantFails
+				}
+				if s.ConsecutiveFails != want {
+					t.Errorf("%s: %d consecutive fails, want %d", s.Name, s.ConsecutiveFails, want)
+				}
+			}
+		})
+	}
+	if got := FailureReason(fmt.Errorf("edge: %w", ErrHeaderTimeout)); got != ReasonUpstreamTimeout {
+		t.Errorf("FailureReason(ErrHeaderTimeout) = %q, want %q", got, ReasonUpstreamTimeout)
+	}
+}
+
+// TestFailureReasonIsAReason: whatever the error, FailureReason gives a
+// reason of the contract.
+func TestFailureReasonIsAReason(t *testing.T) {
+	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	for err, want := range map[error]string{
+		dial:                            ReasonOriginUnreachable,
+		ErrHeaderTimeout:                ReasonUpstreamTimeout,
+		context.DeadlineExceeded:        ReasonUpstreamTimeout,
+		&net.DNSError{IsTimeout: true}:  ReasonUpstreamTimeout,
+		errors.New("connection reset"):  ReasonUpstreamError,
+		context.Canceled:                ReasonUpstreamError,
+		fmt.Errorf("wrapped: %w", dial): ReasonOriginUnreachable,
+	} {
+		got := FailureReason(err)
+		if got != want || !slices.Contains(Reasons(), got) {
+			t.Errorf("FailureReason(%v) = %q, want %q", err, got, want)
+		}
+	}
+}

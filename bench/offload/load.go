@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tern-cdn/tern/origin"
 )
 
 // newClient is a keep-alive client for one edge.
@@ -82,7 +84,7 @@ func fetchObject(ctx context.Context, c *http.Client, edgeAddr string, n uint64,
 		return result{err: err, dur: time.Since(start)}
 	}
 	defer resp.Body.Close()
-	r := result{code: resp.StatusCode, cacheStatus: resp.Header.Get("Cache-Status"), ternError: resp.Header.Get("Tern-Error")}
+	r := result{code: resp.StatusCode, cacheStatus: resp.Header.Get("Cache-Status"), ternError: resp.Header.Get(origin.ErrorHeader)}
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		r.body = string(b)
