@@ -25,6 +25,7 @@ import (
 	"github.com/tern-cdn/tern/configs"
 	"github.com/tern-cdn/tern/edge/httpcache"
 	"github.com/tern-cdn/tern/edge/store"
+	"github.com/tern-cdn/tern/edge/tlscert"
 	"github.com/tern-cdn/tern/origin"
 	"github.com/tern-cdn/tern/origin/static"
 )
@@ -88,7 +89,7 @@ type Node struct {
 	// it to answer ACME HTTP-01 challenges first.
 	plain      http.Handler
 	challenges atomic.Pointer[http.Handler]
-	acme       *acme
+	acme       *tlscert.ACME
 	admin      *Server
 	ready      atomic.Bool
 	closers    []func()
@@ -232,17 +233,17 @@ const acmeTLSALPN = "acme-tls/1"
 func (n *Node) listenSecure(t *configs.Topology, ref configs.NodeRef, h http.Handler, dataDir string, reg prometheus.Registerer, log *slog.Logger) error {
 	_, plainPort, _ := net.SplitHostPort(n.Listen)
 	httpPort, _ := strconv.Atoi(plainPort)
-	certs, err := newCertificates(t, dataDir, httpPort, int(ref.Node.TLSListen.Port()), reg, log)
+	certs, err := tlscert.New(certConfig(t, dataDir, httpPort, int(ref.Node.TLSListen.Port()), reg, log))
 	if err != nil {
 		return err
 	}
 	conf := &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
-	if certs.acme != nil {
+	if a := certs.ACME(); a != nil {
 		// TLS-ALPN-01 challenges come on the TLS listener; HTTP-01 ones on
 		// the plain one.
 		conf.NextProtos = []string{acmeTLSALPN}
-		n.acme = certs.acme
-		ch := certs.acme.HTTPHandler(n.plain)
+		n.acme = a
+		ch := a.HTTPHandler(n.plain)
 		n.challenges.Store(&ch)
 	}
 	// Sites that ask for TLS 1.3 only get a config of their own, by SNI.
@@ -274,10 +275,26 @@ func (n *Node) listenSecure(t *configs.Topology, ref configs.NodeRef, h http.Han
 		return err
 	}
 	n.TLSListen = n.secure.Addr().String()
-	if certs.ca != nil {
-		n.CARoot = certs.ca.RootPath()
-	}
+	n.CARoot = certs.CARoot()
 	return nil
+}
+
+// certConfig is the certificates' part of the topology for an edge.
+func certConfig(t *configs.Topology, dataDir string, httpPort, tlsPort int, reg prometheus.Registerer, log *slog.Logger) tlscert.Config {
+	a := t.TLS.ACME
+	cfg := tlscert.Config{
+		Mode: t.TLS.Mode,
+		ACME: tlscert.ACMEConfig{
+			Directory: a.Directory, Email: a.Email, TrustedRoots: a.TrustedRoots, Challenges: a.Challenges,
+			EABKeyID: a.EABKeyID, EABMACKeyEnv: a.EABMACKeyEnv, OnDemand: a.OnDemand,
+			RenewWindow: a.RenewWindow, RenewCheck: a.RenewCheck.D(),
+		},
+		DataDir: dataDir, HTTPPort: httpPort, TLSPort: tlsPort, Registerer: reg, Logger: log,
+	}
+	for _, s := range t.Sites {
+		cfg.Sites = append(cfg.Sites, tlscert.Site{Name: s.Name, Hosts: s.Hosts, CertFile: s.TLSCert, KeyFile: s.TLSKey})
+	}
+	return cfg
 }
 
 // newCacheHandler builds the cache of an edge or a shield.
