@@ -255,38 +255,6 @@ func TestNodeShutdownWaitsForRequests(t *testing.T) {
 	}
 }
 
-func TestMemoryLimit(t *testing.T) {
-	top, err := configs.Demo()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var origin, edge1 configs.NodeRef
-	caches := 0
-	for _, ref := range top.Nodes() {
-		switch ref.Role {
-		case configs.RoleOrigin:
-			origin = ref
-		case configs.RoleEdge, configs.RoleShield:
-			caches++
-			edge1 = ref
-		}
-	}
-	mem := top.Cache.Memory.Int64()
-	for _, tt := range []struct {
-		name string
-		refs []configs.NodeRef
-		want int64
-	}{
-		{"origin only", []configs.NodeRef{origin}, 0},
-		{"one edge", []configs.NodeRef{edge1}, mem + node.MemoryHeadroom},
-		{"whole demo", top.Nodes(), int64(caches)*mem + node.MemoryHeadroom},
-	} {
-		if got := node.MemoryLimit(top, tt.refs); got != tt.want {
-			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
-		}
-	}
-}
-
 // TestSiteMinTLSVersion: a site that asks for TLS 1.3 refuses a 1.2
 // handshake; the edge still speaks HTTP/2 to it over 1.3.
 func TestSiteMinTLSVersion(t *testing.T) {
