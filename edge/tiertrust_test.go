@@ -362,7 +362,7 @@ func TestFleetSecretFromTopology(t *testing.T) {
 		if n != nil {
 			n.Run(canceled())
 		}
-		t.Errorf("NewNode with an unset fleet.secret_env: %v, want an error naming it", err)
+		t.Errorf("node.New with an unset fleet.secret_env: %v, want an error naming it", err)
 	}
 }
 
