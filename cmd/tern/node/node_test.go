@@ -101,4 +101,3 @@ func TestMemoryLimit(t *testing.T) {
 		}
 	}
 }
-
