@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,6 +40,16 @@ type adminPart struct {
 	// routes, if set, adds the part's own routes. Mutating ones (any
 	// method but GET, HEAD and OPTIONS) pass the admin token check.
 	routes func(*http.ServeMux)
+}
+
+// whileRunning is the readiness of a part that sets ready while it serves.
+func whileRunning(ready *atomic.Bool) func() error {
+	return func() error {
+		if !ready.Load() {
+			return errors.New("starting")
+		}
+		return nil
+	}
 }
 
 // adminHandler serves a node's /metrics, /healthz (the process is alive),

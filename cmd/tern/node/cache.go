@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -124,12 +123,7 @@ func (n *cacheNode) release() {
 // it serves, and the upstreams' health in /status.
 func (n *cacheNode) adminPart(ready *atomic.Bool) adminPart {
 	return adminPart{
-		ready: func() error {
-			if !ready.Load() {
-				return errors.New("starting")
-			}
-			return nil
-		},
+		ready: whileRunning(ready),
 		status: func() map[string]any {
 			if n.status == nil {
 				return map[string]any{"upstreams": []origin.UpstreamStatus{}}

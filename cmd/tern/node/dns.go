@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync/atomic"
 
@@ -145,12 +144,7 @@ func (n *dnsNode) run(ctx context.Context, ready *atomic.Bool) error {
 // while it serves, its health in /status, and the drain API.
 func (n *dnsNode) adminPart(name string, ready *atomic.Bool) adminPart {
 	return adminPart{
-		ready: func() error {
-			if !ready.Load() {
-				return errors.New("starting")
-			}
-			return nil
-		},
+		ready: whileRunning(ready),
 		status: func() map[string]any {
 			return map[string]any{"node": name, "dns": n.Listen, "fail_open": n.resp.FailOpen(), "health": n.health.Status()}
 		},
