@@ -25,8 +25,8 @@ import (
 	"github.com/letsencrypt/pebble/v2/wfe"
 	"github.com/miekg/dns"
 
+	"github.com/tern-cdn/tern/cmd/tern/node"
 	"github.com/tern-cdn/tern/configs"
-	"github.com/tern-cdn/tern/edge"
 )
 
 // startLoopbackDNS answers every A question with 127.0.0.1, so an ACME
@@ -130,7 +130,7 @@ func startPebble(t *testing.T, validity uint64) (p *pebble, validate func(httpPo
 // acmeNode builds (without running) an edge on loopback ports the kernel
 // picks, whose certificates come from a new Pebble validating against
 // those ports; extra lines go under tls.acme.
-func acmeNode(t *testing.T, originURL, extra string, validity uint64, dataDir string) (*pebble, *configs.Topology, *edge.Node, int, int) {
+func acmeNode(t *testing.T, originURL, extra string, validity uint64, dataDir string) (*pebble, *configs.Topology, *node.Node, int, int) {
 	t.Helper()
 	p, validate := startPebble(t, validity)
 	yaml := fmt.Sprintf(`sites:
@@ -158,7 +158,7 @@ tls:
 		t.Fatal(err)
 	}
 	ref, _ := top.Lookup("edge-1")
-	n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: dataDir})
+	n, err := node.New(top, ref, node.Options{DataDir: dataDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func TestACMEServesStoredCertificateWhenCAIsDown(t *testing.T) {
 	defer origin.Close()
 	data := t.TempDir()
 	p, top, first, httpPort, tlsPort := acmeNode(t, origin.URL, "", 3600, data)
-	runNode := func(n *edge.Node) (stop func()) {
+	runNode := func(n *node.Node) (stop func()) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- n.Run(ctx) }()
@@ -274,7 +274,7 @@ func TestACMEServesStoredCertificateWhenCAIsDown(t *testing.T) {
 	}
 	run := func() (stop func()) {
 		ref, _ := top.Lookup("edge-1")
-		n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: data})
+		n, err := node.New(top, ref, node.Options{DataDir: data})
 		if err != nil {
 			t.Fatal(err)
 		}

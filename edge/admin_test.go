@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tern-cdn/tern/cmd/tern/node"
 	"github.com/tern-cdn/tern/configs"
-	"github.com/tern-cdn/tern/edge"
 )
 
 // TestAdminHostChecked: an edge's admin listener answers only requests
@@ -26,8 +26,8 @@ func TestAdminHostChecked(t *testing.T) {
 	ref, _ := top.Lookup("shield-1")
 	ref.Node.Listen, _ = configs.ParseAddr("127.0.0.1:0")
 	ref.Node.Admin, _ = configs.ParseAddr("127.0.0.1:0")
-	var logs strings.Builder // written by NewNode only, before Run
-	n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: t.TempDir(), Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	var logs strings.Builder // written by node.New only, before Run
+	n, err := node.New(top, ref, node.Options{DataDir: t.TempDir(), Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

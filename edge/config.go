@@ -196,6 +196,10 @@ func newSiteIndex(sites []Site) (siteIndex, error) {
 	return idx, nil
 }
 
+// NormalizeHost is the form of a Host (or SNI) sites are looked up by:
+// without port or final dot, lower case.
+func NormalizeHost(h string) string { return normalizeHost(h) }
+
 // normalizeHost lower-cases a Host value and drops its port and any
 // trailing dot.
 func normalizeHost(h string) string {

@@ -13,14 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tern-cdn/tern/cmd/tern/node"
 	"github.com/tern-cdn/tern/configs"
-	"github.com/tern-cdn/tern/edge"
 )
 
 // demoOnFreePorts loads the demo topology and starts its nodes one by one
 // on port 0 of their own addresses, pointing each tier at the ports the
 // one before it got. It returns the running nodes by name.
-func demoOnFreePorts(t *testing.T) map[string]*edge.Node {
+func demoOnFreePorts(t *testing.T) map[string]*node.Node {
 	t.Helper()
 	top, err := configs.Demo()
 	if err != nil {
@@ -36,10 +36,10 @@ func demoOnFreePorts(t *testing.T) map[string]*edge.Node {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 8)
-	nodes := map[string]*edge.Node{}
+	nodes := map[string]*node.Node{}
 	secret := []byte(t.Name() + " fleet secret")
-	start := func(ref configs.NodeRef) *edge.Node {
-		n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: t.TempDir(), FleetSecret: secret})
+	start := func(ref configs.NodeRef) *node.Node {
+		n, err := node.New(top, ref, node.Options{DataDir: t.TempDir(), FleetSecret: secret})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,7 +227,7 @@ func TestNodeShutdownWaitsForRequests(t *testing.T) {
 	ref, _ := top.Lookup("shield-1")
 	ref.Node.Listen, _ = configs.ParseAddr("127.0.0.1:0")
 	ref.Node.Admin, _ = configs.ParseAddr("127.0.0.1:0")
-	n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: t.TempDir()})
+	n, err := node.New(top, ref, node.Options{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,38 +255,6 @@ func TestNodeShutdownWaitsForRequests(t *testing.T) {
 	}
 }
 
-func TestMemoryLimit(t *testing.T) {
-	top, err := configs.Demo()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var origin, edge1 configs.NodeRef
-	caches := 0
-	for _, ref := range top.Nodes() {
-		switch ref.Role {
-		case configs.RoleOrigin:
-			origin = ref
-		case configs.RoleEdge, configs.RoleShield:
-			caches++
-			edge1 = ref
-		}
-	}
-	mem := top.Cache.Memory.Int64()
-	for _, tt := range []struct {
-		name string
-		refs []configs.NodeRef
-		want int64
-	}{
-		{"origin only", []configs.NodeRef{origin}, 0},
-		{"one edge", []configs.NodeRef{edge1}, mem + edge.MemoryHeadroom},
-		{"whole demo", top.Nodes(), int64(caches)*mem + edge.MemoryHeadroom},
-	} {
-		if got := edge.MemoryLimit(top, tt.refs); got != tt.want {
-			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
-		}
-	}
-}
-
 // TestSiteMinTLSVersion: a site that asks for TLS 1.3 refuses a 1.2
 // handshake; the edge still speaks HTTP/2 to it over 1.3.
 func TestSiteMinTLSVersion(t *testing.T) {
@@ -299,7 +267,7 @@ func TestSiteMinTLSVersion(t *testing.T) {
 	ref.Node.Listen, _ = configs.ParseAddr("127.0.1.1:0")
 	ref.Node.Admin, _ = configs.ParseAddr("127.0.1.1:0")
 	ref.Node.TLSListen, _ = configs.ParseAddr("127.0.1.1:0")
-	n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: t.TempDir()})
+	n, err := node.New(top, ref, node.Options{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +304,7 @@ func TestNodeUnknownSNIRefused(t *testing.T) {
 	ref.Node.Listen, _ = configs.ParseAddr("127.0.1.1:0")
 	ref.Node.Admin, _ = configs.ParseAddr("127.0.1.1:0")
 	ref.Node.TLSListen, _ = configs.ParseAddr("127.0.1.1:0")
-	n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: t.TempDir()})
+	n, err := node.New(top, ref, node.Options{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

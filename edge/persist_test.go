@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tern-cdn/tern/cmd/tern/node"
 	"github.com/tern-cdn/tern/configs"
-	"github.com/tern-cdn/tern/edge"
 )
 
 // childEnv makes the test binary run one node of a topology (for the
@@ -39,7 +39,7 @@ func runChildNode() int {
 		fmt.Fprintln(os.Stderr, "no node")
 		return 2
 	}
-	n, err := edge.NewNode(t, ref, edge.NodeOptions{DataDir: os.Getenv("TERN_CHILD_DATA")})
+	n, err := node.New(t, ref, node.Options{DataDir: os.Getenv("TERN_CHILD_DATA")})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2

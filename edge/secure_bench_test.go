@@ -18,6 +18,7 @@ import (
 
 	"github.com/tern-cdn/tern/edge"
 	"github.com/tern-cdn/tern/edge/store"
+	"github.com/tern-cdn/tern/edge/tlscert"
 )
 
 // BenchmarkSecureHit serves hits of 1 KiB and 1 MiB over TLS HTTP/1.1,
@@ -37,7 +38,7 @@ func BenchmarkSecureHit(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		ca, err := edge.OpenLocalCA(b.TempDir(), []string{"www.cdn.test"})
+		ca, err := tlscert.OpenLocalCA(b.TempDir(), []string{"www.cdn.test"})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -101,7 +102,7 @@ func BenchmarkSecureHit(b *testing.B) {
 // BenchmarkHandshake measures full TLS 1.3 handshakes (no resumption)
 // over TCP and QUIC against one edge: one new connection per op.
 func BenchmarkHandshake(b *testing.B) {
-	ca, err := edge.OpenLocalCA(b.TempDir(), []string{"www.cdn.test"})
+	ca, err := tlscert.OpenLocalCA(b.TempDir(), []string{"www.cdn.test"})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/quic-go/quic-go/http3"
 
 	"github.com/tern-cdn/tern/edge"
+	"github.com/tern-cdn/tern/edge/tlscert"
 )
 
 // startSecure serves the harness's edge handler over TLS (h1, h2) and
@@ -25,7 +26,7 @@ import (
 // the CA's pool.
 func startSecure(t *testing.T, hs *harness) (string, *x509.CertPool) {
 	t.Helper()
-	ca, err := edge.OpenLocalCA(t.TempDir(), []string{"www.cdn.test"})
+	ca, err := tlscert.OpenLocalCA(t.TempDir(), []string{"www.cdn.test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,11 +166,11 @@ func expectUnrecognizedName(t *testing.T, addr string, roots *x509.CertPool, nam
 
 func TestLocalCASharedByNodes(t *testing.T) {
 	dir := t.TempDir()
-	a, err := edge.OpenLocalCA(dir, []string{"www.cdn.test"})
+	a, err := tlscert.OpenLocalCA(dir, []string{"www.cdn.test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := edge.OpenLocalCA(dir, []string{"localhost"})
+	b, err := tlscert.OpenLocalCA(dir, []string{"localhost"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +243,7 @@ func TestQUICGarbage(t *testing.T) {
 // handshake (not early data) are served as usual, unsafe methods included.
 func TestHTTP3With0RTTAccepted(t *testing.T) {
 	hs := newHarness(t, fixed("ok", "Cache-Control", "max-age=60"))
-	ca, err := edge.OpenLocalCA(t.TempDir(), []string{"www.cdn.test"})
+	ca, err := tlscert.OpenLocalCA(t.TempDir(), []string{"www.cdn.test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,6 +72,9 @@ func (s *Server) Serve() error {
 	return nil
 }
 
+// Close closes the listener of a server that will not Serve.
+func (s *Server) Close() error { return s.ln.Close() }
+
 // Shutdown stops accepting, lets requests in progress finish until ctx
 // ends, then closes what is left.
 func (s *Server) Shutdown(ctx context.Context) error {

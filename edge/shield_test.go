@@ -12,15 +12,15 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/tern-cdn/tern/cmd/tern/node"
 	"github.com/tern-cdn/tern/configs"
-	"github.com/tern-cdn/tern/edge"
 )
 
 // fleet is a topology of shields and edges running in process, in front
 // of a test origin.
 type fleet struct {
 	top    *configs.Topology
-	nodes  map[string]*edge.Node
+	nodes  map[string]*node.Node
 	cancel map[string]context.CancelFunc
 	done   map[string]chan error
 }
@@ -110,7 +110,7 @@ func startFleetWith(t *testing.T, shields, edges int, o fleetOpts) *fleet {
 	if o.topology != nil {
 		o.topology(top)
 	}
-	f := &fleet{top: top, nodes: map[string]*edge.Node{}, cancel: map[string]context.CancelFunc{}, done: map[string]chan error{}}
+	f := &fleet{top: top, nodes: map[string]*node.Node{}, cancel: map[string]context.CancelFunc{}, done: map[string]chan error{}}
 	t.Cleanup(func() {
 		// Edges first: a shield stopping while an edge still holds
 		// connections to it waits for them (a second for h2c's GOAWAY).
@@ -128,7 +128,7 @@ func startFleetWith(t *testing.T, shields, edges int, o fleetOpts) *fleet {
 			if ref.Role != role {
 				continue
 			}
-			n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: t.TempDir(), FleetSecret: secret})
+			n, err := node.New(top, ref, node.Options{DataDir: t.TempDir(), FleetSecret: secret})
 			if err != nil {
 				t.Fatal(err)
 			}

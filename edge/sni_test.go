@@ -16,6 +16,7 @@ import (
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 
+	"github.com/tern-cdn/tern/cmd/tern/node"
 	"github.com/tern-cdn/tern/configs"
 	"github.com/tern-cdn/tern/edge"
 )
@@ -54,7 +55,7 @@ func startSNIEdge(t *testing.T, originURL string) (string, *x509.CertPool) {
 		t.Fatal(err)
 	}
 	ref, _ := top.Lookup("edge-1")
-	n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: t.TempDir()})
+	n, err := node.New(top, ref, node.Options{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/tern-cdn/tern/cmd/tern/node"
 	"github.com/tern-cdn/tern/configs"
 	"github.com/tern-cdn/tern/edge"
 	"github.com/tern-cdn/tern/origin"
@@ -447,11 +448,11 @@ func TestFleetSecretFromTopology(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref, _ := top.Lookup("e")
-	if n, err := edge.NewNode(top, ref, edge.NodeOptions{DataDir: t.TempDir(), FleetSecret: []byte("ignored")}); err == nil || !strings.Contains(err.Error(), "fleet.secret_env") {
+	if n, err := node.New(top, ref, node.Options{DataDir: t.TempDir(), FleetSecret: []byte("ignored")}); err == nil || !strings.Contains(err.Error(), "fleet.secret_env") {
 		if n != nil {
 			n.Run(canceled())
 		}
-		t.Errorf("NewNode with an unset fleet.secret_env: %v, want an error naming it", err)
+		t.Errorf("node.New with an unset fleet.secret_env: %v, want an error naming it", err)
 	}
 }
 

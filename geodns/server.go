@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ServerConfig sets how a Server listens.
@@ -124,6 +125,15 @@ func hostOf(addr string) string {
 	}
 	return h
 }
+
+// ListenWithMetrics is Listen with the server's metrics registered on
+// reg, labelled by sel's data centers.
+func ListenWithMetrics(cfg ServerConfig, resp *Responder, sel *Selector, reg prometheus.Registerer) (*Server, error) {
+	return Listen(cfg, resp, newMetrics(reg, sel.names()))
+}
+
+// Close releases the sockets of a server that will not Serve.
+func (s *Server) Close() { s.closeSockets() }
 
 func (s *Server) closeSockets() {
 	for _, c := range s.udp {

@@ -19,8 +19,8 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/tern-cdn/tern/cmd/tern/node"
 	"github.com/tern-cdn/tern/configs"
-	"github.com/tern-cdn/tern/geodns"
 )
 
 // fleetEdge is an edge's admin listener: a real HTTP server whose /healthz
@@ -61,7 +61,7 @@ func (e *fleetEdge) addr() string { return strings.TrimPrefix(e.srv.URL, "http:/
 // dnsFleet is a dns node on loopback in front of three data centers whose
 // edges are real health endpoints.
 type dnsFleet struct {
-	node  *geodns.Node
+	node  *node.Node
 	addr  string // DNS, UDP and TCP
 	admin string
 	// token is the admin token, when the test configured one.
@@ -148,7 +148,7 @@ func newFleet(t *testing.T, records, extra string) *dnsFleet {
 	if !ok {
 		t.Fatal("no dns-1")
 	}
-	f.node, err = geodns.NewNode(topo, ref, geodns.NodeOptions{})
+	f.node, err = node.New(topo, ref, node.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tern-cdn/tern/cmd/tern/node"
 	"github.com/tern-cdn/tern/configs"
-	"github.com/tern-cdn/tern/edge"
 )
 
 const siteHost = "www.bench.test"
@@ -29,7 +29,7 @@ type clusterOpts struct {
 // runningNode is a node and what stops it.
 type runningNode struct {
 	ref    configs.NodeRef
-	node   *edge.Node
+	node   *node.Node
 	cancel context.CancelFunc
 	done   chan error
 	// stopped and err are set by stopNode.
@@ -154,7 +154,7 @@ func startCluster(o clusterOpts, dataDir string, log *slog.Logger) (*cluster, er
 func (c *cluster) startNode(ref configs.NodeRef) (*runningNode, error) {
 	// The cluster's nodes share a fixed benchmark secret, so shields trust
 	// their edges as in a real fleet.
-	n, err := edge.NewNode(c.top, ref, edge.NodeOptions{DataDir: c.dataDir, Logger: c.log.With("cluster", c.name),
+	n, err := node.New(c.top, ref, node.Options{DataDir: c.dataDir, Logger: c.log.With("cluster", c.name),
 		FleetSecret: []byte("bench-offload fleet secret " + c.name)})
 	if err != nil {
 		return nil, err
@@ -173,7 +173,7 @@ func stopNode(rn *runningNode) error {
 	rn.cancel()
 	select {
 	case rn.err = <-rn.done:
-	case <-time.After(edge.ShutdownTimeout + 5*time.Second):
+	case <-time.After(node.ShutdownTimeout + 5*time.Second):
 		rn.err = fmt.Errorf("%s did not stop", rn.ref.Name)
 	}
 	rn.stopped = true

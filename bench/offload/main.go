@@ -8,7 +8,7 @@
 //
 // Everything runs in this process on loopback: a net/http origin on
 // 127.0.0.1:0 serving deterministic /obj/N bodies and counting requests per
-// path, and Tern nodes built with edge.NewNode from a YAML topology: edges
+// path, and Tern nodes built with node.New (cmd/tern/node) from a YAML topology: edges
 // on 127.0.1.1, 127.0.2.1 and 127.0.3.1, shields on 127.0.0.1. Every body
 // is checked (length and CRC-32C); the exit status is 1 if one is wrong.
 // See bench/offload/README.md.

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"text/tabwriter"
 
-	"github.com/tern-cdn/tern/admin"
+	"github.com/tern-cdn/tern/cmd/tern/internal/admin"
 	"github.com/tern-cdn/tern/configs"
 )
 

@@ -22,10 +22,9 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/tern-cdn/tern/admin"
+	"github.com/tern-cdn/tern/cmd/tern/internal/admin"
+	"github.com/tern-cdn/tern/cmd/tern/node"
 	"github.com/tern-cdn/tern/configs"
-	"github.com/tern-cdn/tern/edge"
-	"github.com/tern-cdn/tern/geodns"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -119,8 +118,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 // running are the nodes serve started, by kind.
 type running struct {
-	caches []*edge.Node // edges, shields and origins
-	dns    []*geodns.Node
+	caches []*node.Node // edges, shields and origins
+	dns    []*node.Node
 }
 
 // serve builds the nodes, runs them until SIGINT or SIGTERM, and shuts
@@ -130,29 +129,14 @@ func serve(t *configs.Topology, refs []configs.NodeRef, dataDir string, fleetSec
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
-		if limit := edge.MemoryLimit(t, refs); limit > 0 {
+		if limit := node.MemoryLimit(t, refs); limit > 0 {
 			debug.SetMemoryLimit(limit)
 		}
 	}
 	var nodes running
 	var runs []func(context.Context) error
 	for i, ref := range refs {
-		var err error
-		if ref.Role == configs.RoleDNS {
-			var n *geodns.Node
-			n, err = geodns.NewNode(t, ref, geodns.NodeOptions{Logger: log, ProcessMetrics: i == 0, DataDir: dataDir})
-			if err == nil {
-				nodes.dns = append(nodes.dns, n)
-				runs = append(runs, n.Run)
-			}
-		} else {
-			var n *edge.Node
-			n, err = edge.NewNode(t, ref, edge.NodeOptions{DataDir: dataDir, Logger: log, ProcessMetrics: i == 0, FleetSecret: fleetSecret})
-			if err == nil {
-				nodes.caches = append(nodes.caches, n)
-				runs = append(runs, n.Run)
-			}
-		}
+		n, err := node.New(t, ref, node.Options{DataDir: dataDir, Logger: log, ProcessMetrics: i == 0, FleetSecret: fleetSecret})
 		if err != nil {
 			stop()
 			for _, run := range runs {
@@ -160,6 +144,12 @@ func serve(t *configs.Topology, refs []configs.NodeRef, dataDir string, fleetSec
 			}
 			return err
 		}
+		if ref.Role == configs.RoleDNS {
+			nodes.dns = append(nodes.dns, n)
+		} else {
+			nodes.caches = append(nodes.caches, n)
+		}
+		runs = append(runs, n.Run)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, run := range runs {

@@ -1,10 +1,9 @@
-package edge
+package node
 
 import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -18,79 +17,31 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/tern-cdn/tern/admin"
 	"github.com/tern-cdn/tern/configs"
+	"github.com/tern-cdn/tern/edge"
 	"github.com/tern-cdn/tern/edge/httpcache"
 	"github.com/tern-cdn/tern/edge/store"
+	"github.com/tern-cdn/tern/edge/tlscert"
 	"github.com/tern-cdn/tern/origin"
 	"github.com/tern-cdn/tern/origin/static"
 )
 
-// ShutdownTimeout is how long a stopping node lets requests in progress
-// finish before it closes their connections.
-const ShutdownTimeout = 10 * time.Second
-
-// MemoryHeadroom is what a cache process needs beside its memory tiers:
-// fills and responses in flight, buffers and the runtime itself.
-const MemoryHeadroom = 48 << 20
-
-// MemoryLimit is the soft memory limit (debug.SetMemoryLimit) for a
-// process running refs: the memory tiers of its edges and shields plus
-// MemoryHeadroom, or 0 when it runs none. Without a limit the garbage
-// collector lets the heap grow to twice what is live before it collects
-// (GOGC=100), and a full memory tier is live heap: streaming 1 GiB through
-// an edge with a 64 MiB tier peaked at about 150 MiB of RSS (bench/slices).
-func MemoryLimit(t *configs.Topology, refs []configs.NodeRef) int64 {
-	var sum int64
-	for _, ref := range refs {
-		if ref.Role == configs.RoleEdge || ref.Role == configs.RoleShield {
-			sum += t.MemoryFor(ref).Int64()
-		}
-	}
-	if sum == 0 {
-		return 0
-	}
-	return sum + MemoryHeadroom
-}
-
-// NodeOptions are the process-level settings of a node.
-type NodeOptions struct {
-	// DataDir holds the node's caches, keys and state, in a folder per node.
-	DataDir string
-	// Logger is the process logger; the node adds its name.
-	Logger *slog.Logger
-	// ProcessMetrics adds Go runtime and process collectors to the node's
-	// registry. Set it for one node per process.
-	ProcessMetrics bool
-	// FleetSecret is the fleet secret when the topology names none
-	// (fleet.secret_file, fleet.secret_env): tern demo gives its nodes a
-	// random one. Without any, the node trusts no peer.
-	FleetSecret []byte
-}
-
-// Node is one running role of the topology (an edge, a shield or a static
-// origin) with its listeners: traffic and admin.
-type Node struct {
-	Name   string
-	Role   configs.Role
-	Listen string
-	Admin  string
-	// TLSListen is the HTTPS (and HTTP/3) address of an edge that has one,
-	// and CARoot the root certificate clients must trust for it.
-	TLSListen, CARoot string
-	log               *slog.Logger
-	traffic           *Server
-	secure            *SecureServer
+// cacheNode is a node's cache part (an edge, a shield or a static
+// origin) with its traffic listeners.
+type cacheNode struct {
+	log     *slog.Logger
+	traffic *edge.Server
+	secure  *edge.SecureServer
+	// Listen, TLSListen and CARoot are the bound addresses and the local
+	// CA's root (see Node).
+	Listen, TLSListen, CARoot string
 	// plain is the plain listener's handler; challenges, once set, wraps
 	// it to answer ACME HTTP-01 challenges first.
 	plain      http.Handler
 	challenges atomic.Pointer[http.Handler]
-	acme       *acme
-	admin      *Server
-	ready      atomic.Bool
+	acme       *tlscert.ACME
 	closers    []func()
 	// runners run beside the listeners until the node stops (health checks).
 	runners []func(context.Context)
@@ -98,41 +49,32 @@ type Node struct {
 	status func() []origin.UpstreamStatus
 }
 
-// NewNode builds the node ref names and binds its listeners, so that a
-// port in use is reported before anything runs.
-func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node, error) {
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	log := opts.Logger.With("node", ref.Name, "role", string(ref.Role))
-	reg := prometheus.NewRegistry()
-	if opts.ProcessMetrics {
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	}
-	n := &Node{Name: ref.Name, Role: ref.Role, log: log}
-
+// newCacheNode builds the cache part of ref (an edge, a shield or a
+// static origin) and binds its traffic listeners.
+func newCacheNode(t *configs.Topology, ref configs.NodeRef, opts Options, reg *prometheus.Registry, log *slog.Logger) (*cacheNode, error) {
+	n := &cacheNode{log: log}
 	var handler http.Handler
-	var listen, adminAddr configs.Addr
+	var listen configs.Addr
 	switch ref.Role {
 	case configs.RoleOrigin:
 		o := ref.Origin
-		listen, adminAddr = o.Listen, o.Admin
+		listen = o.Listen
 		srv, err := static.New(staticConfig(o), reg, log)
 		if err != nil {
-			return nil, fmt.Errorf("node %s: %w", ref.Name, err)
+			return nil, err
 		}
 		handler = srv
 	case configs.RoleEdge, configs.RoleShield:
-		listen, adminAddr = ref.Node.Listen, ref.Node.Admin
+		listen = ref.Node.Listen
 		if opts.DataDir != "" {
 			dir := filepath.Join(opts.DataDir, ref.Name)
 			if err := os.MkdirAll(dir, 0o750); err != nil {
-				return nil, fmt.Errorf("node %s: data dir: %w", ref.Name, err)
+				return nil, fmt.Errorf("data dir: %w", err)
 			}
 		}
 		secret, err := fleetSecret(t, opts)
 		if err != nil {
-			return nil, fmt.Errorf("node %s: %w", ref.Name, err)
+			return nil, err
 		}
 		if len(secret) == 0 {
 			log.Error("no fleet secret (fleet.secret_file or fleet.secret_env): this node trusts no other node; " +
@@ -140,82 +82,60 @@ func NewNode(t *configs.Topology, ref configs.NodeRef, opts NodeOptions) (*Node,
 		}
 		h, err := newCacheHandler(t, ref, reg, log, n, opts.DataDir, origin.NewFleet(secret))
 		if err != nil {
-			return nil, fmt.Errorf("node %s: %w", ref.Name, err)
+			return nil, err
 		}
 		handler = h
 	default:
-		return nil, fmt.Errorf("node %s: role %q cannot run yet", ref.Name, ref.Role)
+		return nil, fmt.Errorf("role %q cannot run yet", ref.Role)
 	}
 
 	var err error
-	listenFn := Listen
+	listenFn := edge.Listen
 	if ref.Role == configs.RoleShield {
-		listenFn = ListenH2C
+		listenFn = edge.ListenH2C
 	}
 	n.plain = handler
 	if n.traffic, err = listenFn(listen.String(), http.HandlerFunc(n.servePlain), log); err != nil {
 		n.close()
-		return nil, fmt.Errorf("node %s: %w", ref.Name, err)
+		return nil, err
 	}
 	n.Listen = n.traffic.Addr().String()
 	if ref.Role == configs.RoleEdge && !ref.Node.TLSListen.IsZero() {
 		if err := n.listenSecure(t, ref, handler, opts.DataDir, reg, log); err != nil {
-			n.traffic.ln.Close()
+			n.traffic.Close()
 			n.close()
-			return nil, fmt.Errorf("node %s: %w", ref.Name, err)
+			return nil, err
 		}
-	}
-	if !adminAddr.IsZero() {
-		guard, err := adminGuard(t, opts.DataDir, log)
-		if err != nil {
-			n.traffic.ln.Close()
-			if n.secure != nil {
-				n.secure.Shutdown(context.Background())
-			}
-			n.close()
-			return nil, fmt.Errorf("node %s: %w", ref.Name, err)
-		}
-		ah := AdminHandler(reg, func() error {
-			if !n.ready.Load() {
-				return errors.New("starting")
-			}
-			return nil
-		}, func() any {
-			if n.status == nil {
-				return []origin.UpstreamStatus{}
-			}
-			return n.status()
-		})
-		if n.admin, err = Listen(adminAddr.String(), guard.Handler(ah), log); err != nil {
-			n.traffic.ln.Close()
-			if n.secure != nil {
-				n.secure.Shutdown(context.Background())
-			}
-			n.close()
-			return nil, fmt.Errorf("node %s: admin: %w", ref.Name, err)
-		}
-		n.Admin = n.admin.Addr().String()
 	}
 	return n, nil
 }
 
-// adminGuard checks the admin listener's requests: its Host names, and the
-// fleet's admin token for mutating ones (refused when none is configured,
-// which the node says at start-up).
-func adminGuard(t *configs.Topology, dataDir string, log *slog.Logger) (admin.Guard, error) {
-	token, err := admin.LoadToken(t.Admin, dataDir)
-	if err != nil {
-		return admin.Guard{}, err
+// release closes what newCacheNode bound, for a node that will not run.
+func (n *cacheNode) release() {
+	n.traffic.Close()
+	if n.secure != nil {
+		n.secure.Shutdown(context.Background())
 	}
-	if token == "" {
-		log.Warn(admin.NoTokenWarning)
+	n.close()
+}
+
+// adminPart is the cache's contribution to the admin server: ready while
+// it serves, and the upstreams' health in /status.
+func (n *cacheNode) adminPart(ready *atomic.Bool) adminPart {
+	return adminPart{
+		ready: whileRunning(ready),
+		status: func() map[string]any {
+			if n.status == nil {
+				return map[string]any{"upstreams": []origin.UpstreamStatus{}}
+			}
+			return map[string]any{"upstreams": n.status()}
+		},
 	}
-	return admin.Guard{Token: token, Hosts: t.Admin.Hosts}, nil
 }
 
 // servePlain serves the plain listener, ACME HTTP-01 challenges first
 // when the node gets certificates from ACME.
-func (n *Node) servePlain(w http.ResponseWriter, r *http.Request) {
+func (n *cacheNode) servePlain(w http.ResponseWriter, r *http.Request) {
 	if h := n.challenges.Load(); h != nil {
 		(*h).ServeHTTP(w, r)
 		return
@@ -229,20 +149,20 @@ const acmeTLSALPN = "acme-tls/1"
 // listenSecure binds an edge's HTTPS address (TLS on TCP and HTTP/3 on
 // UDP) with certificates from the local CA in the data directory, which
 // every node using that directory shares.
-func (n *Node) listenSecure(t *configs.Topology, ref configs.NodeRef, h http.Handler, dataDir string, reg prometheus.Registerer, log *slog.Logger) error {
+func (n *cacheNode) listenSecure(t *configs.Topology, ref configs.NodeRef, h http.Handler, dataDir string, reg prometheus.Registerer, log *slog.Logger) error {
 	_, plainPort, _ := net.SplitHostPort(n.Listen)
 	httpPort, _ := strconv.Atoi(plainPort)
-	certs, err := newCertificates(t, dataDir, httpPort, int(ref.Node.TLSListen.Port()), reg, log)
+	certs, err := tlscert.New(certConfig(t, dataDir, httpPort, int(ref.Node.TLSListen.Port()), reg, log))
 	if err != nil {
 		return err
 	}
 	conf := &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
-	if certs.acme != nil {
+	if a := certs.ACME(); a != nil {
 		// TLS-ALPN-01 challenges come on the TLS listener; HTTP-01 ones on
 		// the plain one.
 		conf.NextProtos = []string{acmeTLSALPN}
-		n.acme = certs.acme
-		ch := certs.acme.HTTPHandler(n.plain)
+		n.acme = a
+		ch := a.HTTPHandler(n.plain)
 		n.challenges.Store(&ch)
 	}
 	// Sites that ask for TLS 1.3 only get a config of their own, by SNI.
@@ -260,33 +180,49 @@ func (n *Node) listenSecure(t *configs.Topology, ref configs.NodeRef, h http.Han
 	}
 	if len(tls13) > 0 {
 		conf.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-			if tls13[normalizeHost(hello.ServerName)] {
+			if tls13[edge.NormalizeHost(hello.ServerName)] {
 				return strict, nil
 			}
 			return nil, nil
 		}
 	}
-	listen := ListenSecure
+	listen := edge.ListenSecure
 	if t.TLS.Allow0RTT {
-		listen = ListenSecure0RTT
+		listen = edge.ListenSecure0RTT
 	}
 	if n.secure, err = listen(ref.Node.TLSListen.String(), h, conf, log); err != nil {
 		return err
 	}
 	n.TLSListen = n.secure.Addr().String()
-	if certs.ca != nil {
-		n.CARoot = certs.ca.RootPath()
-	}
+	n.CARoot = certs.CARoot()
 	return nil
 }
 
+// certConfig is the certificates' part of the topology for an edge.
+func certConfig(t *configs.Topology, dataDir string, httpPort, tlsPort int, reg prometheus.Registerer, log *slog.Logger) tlscert.Config {
+	a := t.TLS.ACME
+	cfg := tlscert.Config{
+		Mode: t.TLS.Mode,
+		ACME: tlscert.ACMEConfig{
+			Directory: a.Directory, Email: a.Email, TrustedRoots: a.TrustedRoots, Challenges: a.Challenges,
+			EABKeyID: a.EABKeyID, EABMACKeyEnv: a.EABMACKeyEnv, OnDemand: a.OnDemand,
+			RenewWindow: a.RenewWindow, RenewCheck: a.RenewCheck.D(),
+		},
+		DataDir: dataDir, HTTPPort: httpPort, TLSPort: tlsPort, Registerer: reg, Logger: log,
+	}
+	for _, s := range t.Sites {
+		cfg.Sites = append(cfg.Sites, tlscert.Site{Name: s.Name, Hosts: s.Hosts, CertFile: s.TLSCert, KeyFile: s.TLSKey})
+	}
+	return cfg
+}
+
 // newCacheHandler builds the cache of an edge or a shield.
-func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.Registry, log *slog.Logger, n *Node, dataDir string, fleet *origin.Fleet) (*Handler, error) {
+func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.Registry, log *slog.Logger, n *cacheNode, dataDir string, fleet *origin.Fleet) (*edge.Handler, error) {
 	mem, err := store.NewMemory(t.MemoryFor(ref).Int64())
 	if err != nil {
 		return nil, err
 	}
-	RegisterStoreMetrics(reg, mem)
+	edge.RegisterStoreMetrics(reg, mem)
 	var disk *store.Disk
 	if size := t.DiskFor(ref).Int64(); size > 0 {
 		if dataDir == "" {
@@ -315,9 +251,9 @@ func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.R
 	if err != nil {
 		return nil, err
 	}
-	var sites []Site
+	var sites []edge.Site
 	for _, s := range t.Sites {
-		sites = append(sites, Site{
+		sites = append(sites, edge.Site{
 			Name:       s.Name,
 			Hosts:      s.Hosts,
 			Origin:     s.Origin.URL(),
@@ -339,7 +275,7 @@ func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.R
 			Tiers:         tierRules(s.Cache.Tiers),
 		})
 	}
-	h, err := NewHandler(Config{
+	h, err := edge.NewHandler(edge.Config{
 		Node:                 ref.Name,
 		Sites:                sites,
 		Upstream:             upstream,
@@ -365,7 +301,7 @@ func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.R
 
 // fleetSecret reads the fleet secret the topology names, else takes the
 // process's (opts.FleetSecret); nil when there is none.
-func fleetSecret(t *configs.Topology, opts NodeOptions) ([]byte, error) {
+func fleetSecret(t *configs.Topology, opts Options) ([]byte, error) {
 	switch f := t.Fleet; {
 	case f.SecretFile != "":
 		b, err := os.ReadFile(f.SecretFile)
@@ -412,10 +348,10 @@ func tierOf(name string) httpcache.Tier {
 	return 0 // both
 }
 
-func tierRules(rules []configs.TierRule) []TierRule {
-	var out []TierRule
+func tierRules(rules []configs.TierRule) []edge.TierRule {
+	var out []edge.TierRule
 	for _, r := range rules {
-		out = append(out, TierRule{Match: r.Match, Tier: tierOf(r.Tier)})
+		out = append(out, edge.TierRule{Match: r.Match, Tier: tierOf(r.Tier)})
 	}
 	return out
 }
@@ -425,7 +361,7 @@ func tierRules(rules []configs.TierRule) []TierRule {
 // shield, the site's origins. Shields are checked on their admin /healthz,
 // origins on the site's health_path; every upstream is also checked
 // passively by its requests' failures.
-func newUpstream(t *configs.Topology, ref configs.NodeRef, reg *prometheus.Registry, log *slog.Logger, n *Node, fleet *origin.Fleet) (http.RoundTripper, bool, error) {
+func newUpstream(t *configs.Topology, ref configs.NodeRef, reg *prometheus.Registry, log *slog.Logger, n *cacheNode, fleet *origin.Fleet) (http.RoundTripper, bool, error) {
 	up := t.Upstream
 	hc := origin.HealthConfig{
 		MaxFails: up.Health.MaxFails, FailBackoff: up.Health.FailBackoff.D(),
@@ -460,7 +396,7 @@ func newUpstream(t *configs.Topology, ref configs.NodeRef, reg *prometheus.Regis
 			pools[h] = pool
 		}
 	}
-	originsFor := func(r *http.Request) *origin.Pool { return pools[normalizeHost(r.Host)] }
+	originsFor := func(r *http.Request) *origin.Pool { return pools[edge.NormalizeHost(r.Host)] }
 
 	var shields *origin.Pool
 	transport := http.RoundTripper(toOrigins)
@@ -533,9 +469,10 @@ func staticConfig(o *configs.StaticOrigin) static.Config {
 	return cfg
 }
 
-// Run serves until ctx ends, then shuts down gracefully: listeners close,
-// requests in progress get ShutdownTimeout to finish.
-func (n *Node) Run(ctx context.Context) error {
+// run serves until ctx ends, then shuts down gracefully: listeners close,
+// requests in progress get ShutdownTimeout to finish. ready is set while
+// the listeners serve.
+func (n *cacheNode) run(ctx context.Context, ready *atomic.Bool) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(n.traffic.Serve)
 	if n.secure != nil {
@@ -544,20 +481,16 @@ func (n *Node) Run(ctx context.Context) error {
 	for _, run := range n.runners {
 		g.Go(func() error { run(gctx); return nil })
 	}
-	if n.admin != nil {
-		g.Go(n.admin.Serve)
-	}
 	if n.acme != nil {
 		if err := n.acme.Manage(gctx); err != nil {
 			n.log.Error("ACME certificates cannot be managed", "err", err)
 		}
 		defer n.acme.Stop()
 	}
-	n.ready.Store(true)
-	n.log.Info("node started", "listen", n.Listen, "admin", n.Admin)
+	ready.Store(true)
 	g.Go(func() error {
 		<-gctx.Done()
-		n.ready.Store(false)
+		ready.Store(false)
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
 		defer cancel()
 		err := n.traffic.Shutdown(sctx)
@@ -566,17 +499,13 @@ func (n *Node) Run(ctx context.Context) error {
 				err = e
 			}
 		}
-		if n.admin != nil {
-			n.admin.Shutdown(sctx)
-		}
 		n.close()
-		n.log.Info("node stopped")
 		return err
 	})
 	return g.Wait()
 }
 
-func (n *Node) close() {
+func (n *cacheNode) close() {
 	for _, c := range n.closers {
 		c()
 	}

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/tern-cdn/tern/admin"
+	"github.com/tern-cdn/tern/cmd/tern/internal/admin"
 	"github.com/tern-cdn/tern/configs"
 )
 

@@ -1,4 +1,4 @@
-package edge
+package tlscert
 
 import (
 	"crypto/tls"
@@ -11,24 +11,29 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"go.uber.org/zap"
-
-	"github.com/tern-cdn/tern/configs"
 )
 
-// certificates chooses an edge's certificate by SNI: the files a site
-// brings first, then the local CA (tls.mode "local"). Any other name,
-// or none, fails the handshake: certificates exist only for configured
-// hosts.
-type certificates struct {
+// Certificates chooses an edge's certificate by SNI: the files a site
+// brings first, then ACME (Mode "acme") or the local CA (Mode "local").
+// Any other name, or none, fails the handshake: certificates exist only
+// for configured hosts.
+type Certificates struct {
 	files      map[string]*FileCert
-	acme       *acme
+	acme       *ACME
 	ca         *LocalCA
 	handshakes *prometheus.CounterVec
 }
 
-func newCertificates(t *configs.Topology, dataDir string, httpPort, tlsPort int, reg prometheus.Registerer, log *slog.Logger) (*certificates, error) {
-	f := promauto.With(reg)
-	c := &certificates{
+// New loads or prepares the certificates cfg describes and registers
+// their metrics (tern_edge_tls_*, tern_edge_acme_events_total).
+func New(cfg Config) (*Certificates, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	dataDir := cfg.DataDir
+	f := promauto.With(cfg.Registerer)
+	c := &Certificates{
 		files: map[string]*FileCert{},
 		handshakes: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "tern", Subsystem: "edge", Name: "tls_handshakes_total",
@@ -36,12 +41,12 @@ func newCertificates(t *configs.Topology, dataDir string, httpPort, tlsPort int,
 		}, []string{"protocol", "result"}),
 	}
 	var caHosts []string
-	for _, s := range t.Sites {
-		if s.TLSCert == "" {
+	for _, s := range cfg.Sites {
+		if s.CertFile == "" {
 			caHosts = append(caHosts, s.Hosts...)
 			continue
 		}
-		fc, err := LoadFileCert(s.TLSCert, s.TLSKey, log)
+		fc, err := LoadFileCert(s.CertFile, s.KeyFile, log)
 		if err != nil {
 			return nil, fmt.Errorf("site %s: %w", s.Name, err)
 		}
@@ -59,7 +64,7 @@ func newCertificates(t *configs.Topology, dataDir string, httpPort, tlsPort int,
 			return 0
 		})
 	}
-	if t.TLS.Mode == "acme" && len(caHosts) > 0 {
+	if cfg.Mode == ModeACME && len(caHosts) > 0 {
 		zl, err := zap.NewProduction(zap.IncreaseLevel(zap.WarnLevel))
 		if err != nil {
 			return nil, err
@@ -68,11 +73,11 @@ func newCertificates(t *configs.Topology, dataDir string, httpPort, tlsPort int,
 			Namespace: "tern", Subsystem: "edge", Name: "acme_events_total",
 			Help: "ACME certificate events: cert_obtaining, cert_obtained, cert_failed, cert_ocsp_revoked.",
 		}, []string{"event"})
-		if c.acme, err = newACME(t.TLS.ACME, dataDir, caHosts, httpPort, tlsPort, events, zl); err != nil {
+		if c.acme, err = newACME(cfg.ACME, dataDir, caHosts, cfg.HTTPPort, cfg.TLSPort, events, zl); err != nil {
 			return nil, err
 		}
-		for _, s := range t.Sites {
-			if s.TLSCert != "" || len(s.Hosts) == 0 {
+		for _, s := range cfg.Sites {
+			if s.CertFile != "" || len(s.Hosts) == 0 {
 				continue
 			}
 			host := s.Hosts[0]
@@ -83,7 +88,7 @@ func newCertificates(t *configs.Topology, dataDir string, httpPort, tlsPort int,
 			}, func() float64 { return c.acme.expiry(host) })
 		}
 	}
-	if t.TLS.Mode == "local" && len(caHosts) > 0 {
+	if cfg.Mode == ModeLocal && len(caHosts) > 0 {
 		if dataDir == "" {
 			return nil, errors.New("a local CA needs a data directory")
 		}
@@ -101,7 +106,7 @@ func newCertificates(t *configs.Topology, dataDir string, httpPort, tlsPort int,
 // the config (which must have none) and sends the alert unrecognized_name
 // (RFC 6066 §3), over TCP and QUIC alike, whereas any error returned here
 // would be sent as internal_error.
-func (c *certificates) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+func (c *Certificates) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	// quic-go hands GetCertificate a stand-in connection with UDP addresses.
 	proto := "tcp"
 	if hello.Conn != nil {
@@ -127,4 +132,18 @@ func (c *certificates) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certific
 	}
 	c.handshakes.WithLabelValues(proto, "unknown-name").Inc()
 	return nil, nil
+}
+
+// ACME is the certificates' ACME manager, nil unless Mode is "acme": the
+// node starts it (Manage), stops it, and puts its HTTP-01 handler in front
+// of the plain listener.
+func (c *Certificates) ACME() *ACME { return c.acme }
+
+// CARoot is the path of the local CA's root certificate, which clients
+// must trust; "" without a local CA.
+func (c *Certificates) CARoot() string {
+	if c.ca == nil {
+		return ""
+	}
+	return c.ca.RootPath()
 }

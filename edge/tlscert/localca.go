@@ -1,4 +1,4 @@
-package edge
+package tlscert
 
 import (
 	"crypto/ecdsa"

@@ -1,4 +1,4 @@
-package edge
+package tlscert
 
 import (
 	"context"
@@ -14,15 +14,13 @@ import (
 	acmeproto "github.com/mholt/acmez/v3/acme"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
-
-	"github.com/tern-cdn/tern/configs"
 )
 
-// acme obtains and renews certificates for configured hosts from an ACME
+// ACME obtains and renews certificates for configured hosts from an ACME
 // CA through a certmagic instance (never its package globals). HTTP-01 is
 // answered by the edge's plain listener (HTTPHandler), TLS-ALPN-01 by its
 // TLS listener (GetCertificate with acme-tls/1 offered).
-type acme struct {
+type ACME struct {
 	cache  *certmagic.Cache
 	magic  *certmagic.Config
 	issuer *certmagic.ACMEIssuer
@@ -34,7 +32,7 @@ type acme struct {
 // newACME prepares certificates for hosts; Manage starts obtaining them.
 // httpPort and tlsPort are the edge's plain and TLS ports: certmagic
 // finds them in use and leaves the challenges to the edge's listeners.
-func newACME(cfg configs.ACME, dataDir string, hosts []string, httpPort, tlsPort int, events *prometheus.CounterVec, log *zap.Logger) (*acme, error) {
+func newACME(cfg ACMEConfig, dataDir string, hosts []string, httpPort, tlsPort int, events *prometheus.CounterVec, log *zap.Logger) (*ACME, error) {
 	if dataDir == "" {
 		return nil, fmt.Errorf("ACME needs a data directory")
 	}
@@ -49,10 +47,10 @@ func newACME(cfg configs.ACME, dataDir string, hosts []string, httpPort, tlsPort
 			return nil, fmt.Errorf("acme trusted roots %s: no certificate in it", cfg.TrustedRoots)
 		}
 	}
-	a := &acme{hosts: hosts, onDemand: cfg.OnDemand}
+	a := &ACME{hosts: hosts, onDemand: cfg.OnDemand}
 	a.cache = certmagic.NewCache(certmagic.CacheOptions{
 		GetConfigForCert:   func(certmagic.Certificate) (*certmagic.Config, error) { return a.magic, nil },
-		RenewCheckInterval: cfg.RenewCheck.D(),
+		RenewCheckInterval: cfg.RenewCheck,
 		Logger:             log,
 	})
 	a.magic = certmagic.New(a.cache, certmagic.Config{
@@ -112,7 +110,7 @@ func newACME(cfg configs.ACME, dataDir string, hosts []string, httpPort, tlsPort
 
 // Manage obtains (or loads) the hosts' certificates in the background and
 // keeps them renewed until Stop.
-func (a *acme) Manage(ctx context.Context) error {
+func (a *ACME) Manage(ctx context.Context) error {
 	if a.onDemand {
 		return nil
 	}
@@ -120,19 +118,19 @@ func (a *acme) Manage(ctx context.Context) error {
 }
 
 // HTTPHandler answers HTTP-01 challenges before next sees the request.
-func (a *acme) HTTPHandler(next http.Handler) http.Handler {
+func (a *ACME) HTTPHandler(next http.Handler) http.Handler {
 	return a.issuer.HTTPChallengeHandler(next)
 }
 
 // GetCertificate serves managed certificates and TLS-ALPN-01 challenges;
 // certmagic refuses names it does not manage (no on-demand issuance).
-func (a *acme) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+func (a *ACME) GetCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	return a.magic.GetCertificate(hello)
 }
 
 // expiry is when the managed certificate for host expires (Unix time), 0
 // if none is loaded. It reads the cache only: a scrape never orders one.
-func (a *acme) expiry(host string) float64 {
+func (a *ACME) expiry(host string) float64 {
 	var end float64
 	for _, c := range a.cache.AllMatchingCertificates(host) {
 		if c.Leaf != nil && (end == 0 || float64(c.Leaf.NotAfter.Unix()) < end) {
@@ -143,4 +141,4 @@ func (a *acme) expiry(host string) float64 {
 }
 
 // Stop ends renewals.
-func (a *acme) Stop() { a.cache.Stop() }
+func (a *ACME) Stop() { a.cache.Stop() }
