@@ -124,6 +124,11 @@ type SiteCache struct {
 	// honours are forwarded, so the shields honour them too.
 	// Default: false.
 	IgnoreRequestDirectives bool `yaml:"ignore_request_directives,omitempty"`
+	// SendSurrogateKeys passes the origin's Surrogate-Key and Cache-Tag
+	// fields on to clients. They are stored with every entry for tag
+	// purges either way, and shields always keep them for their edges.
+	// Default: false.
+	SendSurrogateKeys bool `yaml:"send_surrogate_keys,omitempty"`
 }
 
 // TierRule chooses the store tier of the paths it matches (e.g. video only

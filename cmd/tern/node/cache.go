@@ -267,12 +267,13 @@ func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.R
 				StoreSetCookie:          s.Cache.SetCookie == "strip",
 				IgnoreRequestDirectives: s.Cache.IgnoreRequestDirectives,
 			},
-			KeyHeaders:    s.KeyHeaders,
-			MinTLSVersion: minTLSVersion(s.HTTPS.MinVersion),
-			RedirectHTTPS: s.HTTPS.Redirect,
-			HSTS:          s.HTTPS.HSTS.D(),
-			Tier:          tierOf(s.Cache.Tier),
-			Tiers:         tierRules(s.Cache.Tiers),
+			KeyHeaders:        s.KeyHeaders,
+			SendSurrogateKeys: s.Cache.SendSurrogateKeys,
+			MinTLSVersion:     minTLSVersion(s.HTTPS.MinVersion),
+			RedirectHTTPS:     s.HTTPS.Redirect,
+			HSTS:              s.HTTPS.HSTS.D(),
+			Tier:              tierOf(s.Cache.Tier),
+			Tiers:             tierRules(s.Cache.Tiers),
 		})
 	}
 	h, err := edge.NewHandler(edge.Config{
