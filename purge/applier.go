@@ -196,7 +196,7 @@ func (a *Applier) handle(ctx context.Context, d Delivery) error {
 	}
 	if err := a.cfg.Cache.Invalidate(ctx, d.Purge); err != nil {
 		a.metrics.applied.WithLabelValues(kind, "failed").Inc()
-		a.log.Error("purge: applying failed; it will be delivered again", "purge", d.Purge.ID, "seq", d.Seq, "err", err)
+		a.log.Error("purge: applying failed; it will be delivered again", "purge", PublicID(d.Seq, d.Purge.ID), "seq", d.Seq, "err", err)
 		return fmt.Errorf("applying purge %s: %w", d.Purge.ID, err)
 	}
 	a.mu.Lock()
@@ -206,7 +206,7 @@ func (a *Applier) handle(ctx context.Context, d Delivery) error {
 		a.metrics.latency.Observe(a.cfg.Now().Sub(d.Purge.Accepted).Seconds())
 	}
 	a.metrics.applied.WithLabelValues(kind, "applied").Inc()
-	a.log.Info("purge applied", "purge", d.Purge.ID, "seq", d.Seq, "site", d.Purge.Site, "kind", kind, "soft", d.Purge.Soft)
+	a.log.Info("purge applied", "purge", PublicID(d.Seq, d.Purge.ID), "seq", d.Seq, "site", d.Purge.Site, "kind", kind, "soft", d.Purge.Soft)
 	if err := a.record(ctx, d); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -194,4 +195,24 @@ func ownHost(h string, hosts []string) error {
 		return errors.New("is not a host of the site")
 	}
 	return nil
+}
+
+// PublicID is the id the API gives a purge: its stream sequence and its
+// nonce, so that any purge node can find it in the stream with no state of
+// its own, and nobody can guess another's id from a sequence alone.
+func PublicID(seq uint64, nonce string) string {
+	return fmt.Sprintf("%d-%s", seq, nonce)
+}
+
+// ParseID splits a public id into its sequence and nonce.
+func ParseID(id string) (seq uint64, nonce string, ok bool) {
+	s, nonce, found := strings.Cut(id, "-")
+	if !found || nonce == "" {
+		return 0, "", false
+	}
+	seq, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || seq == 0 {
+		return 0, "", false
+	}
+	return seq, nonce, true
 }
