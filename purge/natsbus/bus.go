@@ -288,6 +288,10 @@ func (b *Bus) Subscribe(ctx context.Context, node string, h purge.Handler) (purg
 	log := b.cfg.Logger.With("node", node)
 	cc, err := cons.Consume(func(m jetstream.Msg) { b.deliver(runCtx, log, m, h) },
 		jetstream.PullMaxMessages(1),
+		// Short pulls with frequent heartbeats: after a NATS server of a
+		// cluster dies, the consumer finds its new leader in seconds.
+		jetstream.PullExpiry(5*time.Second),
+		jetstream.PullHeartbeat(time.Second),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			log.Debug("purge consumer", "err", err)
 		}))

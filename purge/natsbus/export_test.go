@@ -32,3 +32,19 @@ func AckFloor(ctx context.Context, b *Bus, node string) (uint64, error) {
 	}
 	return info.AckFloor.Stream, nil
 }
+
+// StreamLeader names the server leading the stream.
+func StreamLeader(ctx context.Context, b *Bus) (string, error) {
+	st, _, err := b.ensure(ctx)
+	if err != nil {
+		return "", err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return "", err
+	}
+	if info.Cluster == nil {
+		return "", nil
+	}
+	return info.Cluster.Leader, nil
+}

@@ -118,3 +118,6 @@ func (l *slogger) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(for
 func (l *slogger) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
 func (l *slogger) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
 func (l *slogger) Tracef(format string, v ...any)  {}
+
+// Name is the server's name.
+func (s *Server) Name() string { return s.ns.Name() }
