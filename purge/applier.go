@@ -55,6 +55,10 @@ type Applier struct {
 	recorded uint64 // last sequence recorded in the bus's status
 	target   uint64 // the stream's last sequence when the applier started
 	sub      Subscription
+	// uncommitted counts purges applied since the last record and ack;
+	// committed is when that was.
+	uncommitted int
+	committed   time.Time
 
 	ready atomic.Bool
 }
@@ -177,17 +181,26 @@ func (a *Applier) missed(ctx context.Context, upTo uint64) error {
 	return nil
 }
 
-// handle applies one delivery; the bus acknowledges it when handle returns
-// nil and delivers it again when it returns an error.
+// Commits (a status record, then one ack for every purge applied since)
+// happen when the node caught up with the stream, or every commitEvery
+// purges or commitInterval, whichever is first: recording and
+// acknowledging each purge would cost two more round trips per purge.
+const (
+	commitEvery    = 64
+	commitInterval = 10 * time.Millisecond
+)
+
+// handle applies one delivery; the bus hands it again when handle returns
+// an error.
 func (a *Applier) handle(ctx context.Context, d Delivery) error {
 	kind := d.Purge.Kind()
 	a.metrics.lag.Set(float64(d.Pending))
 	last := a.lastApplied()
 	if d.Seq <= last {
 		// Applied before (its ack or its record was lost): applying it
-		// again would remove what was cached since; only record it.
+		// again would remove what was cached since; only commit it.
 		a.metrics.applied.WithLabelValues(kind, "repeated").Inc()
-		return a.record(ctx, d)
+		return a.commit(ctx, d)
 	}
 	if d.Seq > last+1 {
 		if err := a.missed(ctx, d.Seq-1); err != nil {
@@ -196,38 +209,55 @@ func (a *Applier) handle(ctx context.Context, d Delivery) error {
 	}
 	if err := a.cfg.Cache.Invalidate(ctx, d.Purge); err != nil {
 		a.metrics.applied.WithLabelValues(kind, "failed").Inc()
-		a.log.Error("purge: applying failed; it will be delivered again", "purge", PublicID(d.Seq, d.Purge.ID), "seq", d.Seq, "err", err)
+		a.log.Error("purge: applying failed; it will be tried again", "purge", PublicID(d.Seq, d.Purge.ID), "seq", d.Seq, "err", err)
 		return fmt.Errorf("applying purge %s: %w", d.Purge.ID, err)
 	}
 	a.mu.Lock()
 	a.applied = d.Seq
+	a.uncommitted++
 	a.mu.Unlock()
 	if !d.Purge.Accepted.IsZero() {
 		a.metrics.latency.Observe(a.cfg.Now().Sub(d.Purge.Accepted).Seconds())
 	}
 	a.metrics.applied.WithLabelValues(kind, "applied").Inc()
-	a.log.Info("purge applied", "purge", PublicID(d.Seq, d.Purge.ID), "seq", d.Seq, "site", d.Purge.Site, "kind", kind, "soft", d.Purge.Soft)
-	if err := a.record(ctx, d); err != nil {
+	a.log.Debug("purge applied", "purge", PublicID(d.Seq, d.Purge.ID), "seq", d.Seq, "site", d.Purge.Site, "kind", kind, "soft", d.Purge.Soft)
+	if err := a.commit(ctx, d); err != nil {
 		return err
 	}
 	a.checkReady(d.Pending)
 	return nil
 }
 
-// record stores the node's state in the bus, once per sequence.
-func (a *Applier) record(ctx context.Context, d Delivery) error {
+// commit records the node's state in the bus and then acknowledges the
+// purges applied so far, when it is time to (see commitEvery). The record
+// comes first: a node's record is never behind its acknowledgements, so a
+// restarted node never mistakes purges it applied for purges it missed.
+func (a *Applier) commit(ctx context.Context, d Delivery) error {
+	now := a.cfg.Now()
 	a.mu.Lock()
-	done := a.recorded >= d.Seq
+	due := d.Pending == 0 || a.uncommitted >= commitEvery || now.Sub(a.committed) >= commitInterval
+	recorded := a.recorded >= d.Seq
 	a.mu.Unlock()
-	if done {
+	if !due {
 		return nil
 	}
-	if err := a.cfg.Bus.Record(ctx, a.cfg.Node, NodeState{Seq: d.Seq, At: a.cfg.Now()}); err != nil {
-		return fmt.Errorf("recording purge %s applied: %w", d.Purge.ID, err)
+	if !recorded {
+		if err := a.cfg.Bus.Record(ctx, a.cfg.Node, NodeState{Seq: d.Seq, At: now}); err != nil {
+			return fmt.Errorf("recording purge %s applied: %w", d.Purge.ID, err)
+		}
+		a.log.Info("purges applied", "through", PublicID(d.Seq, d.Purge.ID), "seq", d.Seq, "pending", d.Pending)
 	}
 	a.mu.Lock()
 	a.recorded = max(a.recorded, d.Seq)
+	a.uncommitted = 0
+	a.committed = now
 	a.mu.Unlock()
+	if d.Ack != nil {
+		if err := d.Ack(); err != nil {
+			// Harmless: the purges come again and are only committed.
+			a.log.Warn("purge ack failed", "seq", d.Seq, "err", err)
+		}
+	}
 	return nil
 }
 

@@ -20,8 +20,11 @@ type Bus interface {
 	Position(ctx context.Context, node string) (Position, error)
 	// Subscribe delivers the stream to node's durable consumer, in stream
 	// order, one purge at a time (the next only after the handler
-	// returned): a nil return acknowledges the purge, an error has it
-	// delivered again after a delay. It returns once the consumer exists.
+	// returned nil). A handler's error has the same purge handed to it
+	// again after a delay, until it succeeds or the subscription stops, so
+	// that no purge overtakes another. A purge is acknowledged only by
+	// its Delivery's Ack, which acknowledges every one before it too. It
+	// returns once the consumer exists.
 	Subscribe(ctx context.Context, node string, h Handler) (Subscription, error)
 	// Record stores that node applied every purge up to seq.
 	Record(ctx context.Context, node string, st NodeState) error
@@ -68,6 +71,8 @@ type Delivery struct {
 	Seq uint64
 	// Pending is how many purges follow it in the stream for this node.
 	Pending uint64
+	// Ack acknowledges this purge and every one delivered before it.
+	Ack func() error
 }
 
 // Handler applies one delivery.

@@ -66,6 +66,7 @@ func newFixture(t *testing.T, tune func(*api.Config)) *fixture {
 		Limits: purge.Limits{MaxEntries: 5},
 		Nodes:  []string{"edge-1"},
 		Rate:   1000, Burst: 1000,
+		PublishTimeout: 2 * time.Second,
 	}
 	if tune != nil {
 		tune(&cfg)

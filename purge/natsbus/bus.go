@@ -259,6 +259,10 @@ func (b *Bus) Position(ctx context.Context, node string) (purge.Position, error)
 	return pos, nil
 }
 
+// maxInFlight is how many purges a consumer may have delivered and not
+// acknowledged: they are applied in order, and acknowledged together.
+const maxInFlight = 256
+
 // Subscribe implements purge.Bus.
 func (b *Bus) Subscribe(ctx context.Context, node string, h purge.Handler) (purge.Subscription, error) {
 	if err := checkNode(node); err != nil {
@@ -273,11 +277,12 @@ func (b *Bus) Subscribe(ctx context.Context, node string, h purge.Handler) (purg
 	cons, err := st.CreateOrUpdateConsumer(opCtx, jetstream.ConsumerConfig{
 		Durable:       node,
 		Description:   "purges applied by " + node,
-		AckPolicy:     jetstream.AckExplicitPolicy,
+		// Purges are handed to the handler one after another in stream
+		// order (the client calls it serially and retries a failed one
+		// itself, never naks), and one ack covers every purge before it.
+		AckPolicy:     jetstream.AckAllPolicy,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
-		// One purge in flight: the next is delivered only once this one
-		// is acknowledged, so purges are applied in stream order.
-		MaxAckPending: 1,
+		MaxAckPending: maxInFlight,
 		AckWait:       30 * time.Second,
 		MaxDeliver:    -1,
 	})
@@ -287,7 +292,7 @@ func (b *Bus) Subscribe(ctx context.Context, node string, h purge.Handler) (purg
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	log := b.cfg.Logger.With("node", node)
 	cc, err := cons.Consume(func(m jetstream.Msg) { b.deliver(runCtx, log, m, h) },
-		jetstream.PullMaxMessages(1),
+		jetstream.PullMaxMessages(maxInFlight),
 		// Short pulls with frequent heartbeats: after a NATS server of a
 		// cluster dies, the consumer finds its new leader in seconds.
 		jetstream.PullExpiry(5*time.Second),
@@ -317,13 +322,23 @@ func (b *Bus) deliver(ctx context.Context, log *slog.Logger, m jetstream.Msg, h 
 		_ = m.Term()
 		return
 	}
-	d := purge.Delivery{Purge: p, Seq: meta.Sequence.Stream, Pending: meta.NumPending}
-	if err := h(ctx, d); err != nil {
-		_ = m.NakWithDelay(250 * time.Millisecond)
-		return
-	}
-	if err := m.Ack(); err != nil {
-		log.Warn("purge ack failed; it will be delivered again", "seq", d.Seq, "err", err)
+	d := purge.Delivery{Purge: p, Seq: meta.Sequence.Stream, Pending: meta.NumPending, Ack: m.Ack}
+	// Retry here rather than nak: a nak would let later purges overtake
+	// this one.
+	for attempt := 0; ; attempt++ {
+		err := h(ctx, d)
+		if err == nil {
+			return
+		}
+		if attempt%20 == 0 {
+			log.Warn("purge not applied; retrying", "seq", d.Seq, "attempt", attempt+1, "err", err)
+		}
+		_ = m.InProgress()
+		select {
+		case <-ctx.Done():
+			return // stopping: it is delivered again to the next subscription
+		case <-time.After(250 * time.Millisecond):
+		}
 	}
 }
 
