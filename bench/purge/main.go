@@ -139,7 +139,6 @@ func run(nodes, latencyRate int, rates string, duration time.Duration) error {
 	return nil
 }
 
-
 // publishAt publishes at rate per second for d from 4 goroutines and
 // returns the last sequence.
 func publishAt(b *natsbus.Bus, rate int, d time.Duration) (uint64, error) {

@@ -275,8 +275,8 @@ func (b *Bus) Subscribe(ctx context.Context, node string, h purge.Handler) (purg
 		return nil, err
 	}
 	cons, err := st.CreateOrUpdateConsumer(opCtx, jetstream.ConsumerConfig{
-		Durable:       node,
-		Description:   "purges applied by " + node,
+		Durable:     node,
+		Description: "purges applied by " + node,
 		// Purges are handed to the handler one after another in stream
 		// order (the client calls it serially and retries a failed one
 		// itself, never naks), and one ack covers every purge before it.
