@@ -177,3 +177,49 @@ func TestPublishDedup(t *testing.T) {
 		t.Fatalf("get 99: %v", err)
 	}
 }
+
+// TestApplierRetriesFailedPurgeInPlace: a purge the cache fails to apply
+// is tried again before any later purge, and applied once.
+func TestApplierRetriesFailedPurgeInPlace(t *testing.T) {
+	s := startServer(t, "n1", tempDir(t))
+	b := connect(t, natsbus.Config{URLs: []string{s.ClientURL()}})
+	ids := publishN(t, b, "p", 5)
+	rec := &recorder{failures: map[string]int{"p-2": 2}}
+	a := startApplier(t, b, "edge-1", rec)
+	waitFor(t, "5 applied", 10*time.Second, func() bool { return len(rec.calls()) == 5 && a.Ready() })
+	if got := rec.calls(); !slices.Equal(got, ids) {
+		t.Fatalf("applied %v, want %v", got, ids)
+	}
+	rec.mu.Lock()
+	tries := slices.Clone(rec.tries)
+	rec.mu.Unlock()
+	if want := []string{"p-1", "p-2", "p-2", "p-2", "p-3", "p-4", "p-5"}; !slices.Equal(tries, want) {
+		t.Fatalf("tries %v, want %v", tries, want)
+	}
+}
+
+// TestApplierMaxAgeExpiredMarksAllStale: the same through real retention:
+// purges aged out of the stream while the node was away.
+func TestApplierMaxAgeExpiredMarksAllStale(t *testing.T) {
+	s := startServer(t, "n1", tempDir(t))
+	b := connect(t, natsbus.Config{URLs: []string{s.ClientURL()}, MaxAge: time.Second, Duplicates: 100 * time.Millisecond})
+	publishN(t, b, "a", 2)
+	rec := &recorder{}
+	a := startApplier(t, b, "edge-1", rec)
+	waitFor(t, "2 recorded", 5*time.Second, func() bool {
+		pos, err := b.Position(context.Background(), "edge-1")
+		return err == nil && pos.Applied == 2
+	})
+	a.Stop()
+	publishN(t, b, "gone", 3)
+	waitFor(t, "the missed purges aged out", 10*time.Second, func() bool {
+		pos, err := b.Position(context.Background(), "edge-1")
+		return err == nil && pos.First > 5
+	})
+	rec2 := &recorder{}
+	a2 := startApplier(t, b, "edge-1", rec2)
+	waitFor(t, "ready", 5*time.Second, a2.Ready)
+	if got := rec2.calls(); !slices.Equal(got, []string{"*ALL*"}) {
+		t.Fatalf("after the missed purges aged out: %v", got)
+	}
+}

@@ -2,6 +2,7 @@ package natsbus_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -53,9 +54,20 @@ type recorder struct {
 	all   int
 	gate  chan struct{}
 	enter chan string
+	// failures makes the calls for these ids fail that many times.
+	failures map[string]int
+	tries    []string
 }
 
 func (r *recorder) Invalidate(ctx context.Context, p purge.Purge) error {
+	r.mu.Lock()
+	r.tries = append(r.tries, p.ID)
+	if r.failures[p.ID] > 0 {
+		r.failures[p.ID]--
+		r.mu.Unlock()
+		return errors.New("cache refused")
+	}
+	r.mu.Unlock()
 	if r.enter != nil {
 		r.enter <- p.ID
 	}
