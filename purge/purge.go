@@ -15,7 +15,8 @@ import (
 // purge_everything) plus "site" and "soft" (Fastly's soft purge: mark stale
 // instead of delete).
 type Purge struct {
-	// ID names the purge for its status; the API sets it.
+	// ID is the purge's nonce, set by the API; its public id is
+	// PublicID(stream sequence, ID).
 	ID string `json:"id,omitempty"`
 	// Site is the topology site name the purge applies to. Required.
 	Site string `json:"site"`
