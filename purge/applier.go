@@ -59,6 +59,17 @@ type Applier struct {
 	// committed is when that was.
 	uncommitted int
 	committed   time.Time
+	// latest is the last delivery not yet committed; flush commits it
+	// when no further purge comes within commitInterval.
+	latest *Delivery
+	flush  *time.Timer
+
+	flushWG sync.WaitGroup
+	stopped bool
+
+	// commitMu serializes commits of the delivery path and the flush
+	// timer.
+	commitMu sync.Mutex
 
 	ready atomic.Bool
 }
@@ -148,6 +159,16 @@ func (a *Applier) Stop() {
 	if sub != nil {
 		sub.Stop()
 	}
+	// Commit what was applied, so that the record does not lag.
+	a.mu.Lock()
+	a.stopped = true
+	if a.flush != nil && a.flush.Stop() {
+		a.flushWG.Done() // it will not run
+	}
+	a.flush = nil
+	a.mu.Unlock()
+	a.flushWG.Wait()
+	a.flushLatest()
 }
 
 // Ready reports whether the node applied every purge the stream held when
@@ -182,9 +203,10 @@ func (a *Applier) missed(ctx context.Context, upTo uint64) error {
 }
 
 // Commits (a status record, then one ack for every purge applied since)
-// happen when the node caught up with the stream, or every commitEvery
-// purges or commitInterval, whichever is first: recording and
-// acknowledging each purge would cost two more round trips per purge.
+// happen every commitEvery purges, or commitInterval after the previous
+// one, or, when no purge follows, commitInterval after the last: recording
+// and acknowledging each purge would cost two more round trips per purge
+// and node.
 const (
 	commitEvery    = 64
 	commitInterval = 10 * time.Millisecond
@@ -200,57 +222,151 @@ func (a *Applier) handle(ctx context.Context, d Delivery) error {
 		// Applied before (its ack or its record was lost): applying it
 		// again would remove what was cached since; only commit it.
 		a.metrics.applied.WithLabelValues(kind, "repeated").Inc()
-		return a.commit(ctx, d)
+		return a.maybeCommit(ctx, d)
 	}
 	if d.Seq > last+1 {
-		if err := a.missed(ctx, d.Seq-1); err != nil {
+		if err := a.fillGap(ctx, last+1, d.Seq-1); err != nil {
 			return err
 		}
 	}
-	if err := a.cfg.Cache.Invalidate(ctx, d.Purge); err != nil {
-		a.metrics.applied.WithLabelValues(kind, "failed").Inc()
-		a.log.Error("purge: applying failed; it will be tried again", "purge", PublicID(d.Seq, d.Purge.ID), "seq", d.Seq, "err", err)
-		return fmt.Errorf("applying purge %s: %w", d.Purge.ID, err)
+	if err := a.apply(ctx, d.Seq, d.Purge); err != nil {
+		return err
 	}
-	a.mu.Lock()
-	a.applied = d.Seq
-	a.uncommitted++
-	a.mu.Unlock()
-	if !d.Purge.Accepted.IsZero() {
-		a.metrics.latency.Observe(a.cfg.Now().Sub(d.Purge.Accepted).Seconds())
-	}
-	a.metrics.applied.WithLabelValues(kind, "applied").Inc()
-	a.log.Debug("purge applied", "purge", PublicID(d.Seq, d.Purge.ID), "seq", d.Seq, "site", d.Purge.Site, "kind", kind, "soft", d.Purge.Soft)
-	if err := a.commit(ctx, d); err != nil {
+	if err := a.maybeCommit(ctx, d); err != nil {
 		return err
 	}
 	a.checkReady(d.Pending)
 	return nil
 }
 
-// commit records the node's state in the bus and then acknowledges the
-// purges applied so far, when it is time to (see commitEvery). The record
-// comes first: a node's record is never behind its acknowledgements, so a
-// restarted node never mistakes purges it applied for purges it missed.
-func (a *Applier) commit(ctx context.Context, d Delivery) error {
+// apply applies one purge to the cache.
+func (a *Applier) apply(ctx context.Context, seq uint64, p Purge) error {
+	kind := p.Kind()
+	if err := a.cfg.Cache.Invalidate(ctx, p); err != nil {
+		a.metrics.applied.WithLabelValues(kind, "failed").Inc()
+		a.log.Error("purge: applying failed; it will be tried again", "purge", PublicID(seq, p.ID), "seq", seq, "err", err)
+		return fmt.Errorf("applying purge %s: %w", p.ID, err)
+	}
+	a.mu.Lock()
+	a.applied = seq
+	a.uncommitted++
+	a.mu.Unlock()
+	if !p.Accepted.IsZero() {
+		a.metrics.latency.Observe(a.cfg.Now().Sub(p.Accepted).Seconds())
+	}
+	a.metrics.applied.WithLabelValues(kind, "applied").Inc()
+	a.log.Debug("purge applied", "purge", PublicID(seq, p.ID), "seq", seq, "site", p.Site, "kind", kind, "soft", p.Soft)
+	return nil
+}
+
+// fillGap applies the purges from..to that were not delivered before a
+// later one: read from the stream when it still holds them (a delivery
+// lost when a NATS server died is redelivered only much later), or, when
+// the stream no longer does, treated as missed.
+func (a *Applier) fillGap(ctx context.Context, from, to uint64) error {
+	pos, err := a.cfg.Bus.Position(ctx, a.cfg.Node)
+	if err != nil {
+		return fmt.Errorf("purge applier %s: %w", a.cfg.Node, err)
+	}
+	if pos.First > from {
+		if err := a.missed(ctx, min(pos.First-1, to)); err != nil {
+			return err
+		}
+		from = pos.First
+	}
+	for seq := from; seq <= to; seq++ {
+		p, err := a.cfg.Bus.Get(ctx, seq)
+		if errors.Is(err, ErrNotFound) {
+			if err := a.missed(ctx, seq); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("purge applier %s: reading purge %d: %w", a.cfg.Node, seq, err)
+		}
+		if err := a.apply(ctx, seq, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maybeCommit commits now when it is time, or leaves d to the flush timer.
+func (a *Applier) maybeCommit(ctx context.Context, d Delivery) error {
 	now := a.cfg.Now()
 	a.mu.Lock()
-	due := d.Pending == 0 || a.uncommitted >= commitEvery || now.Sub(a.committed) >= commitInterval
-	recorded := a.recorded >= d.Seq
+	due := a.uncommitted >= commitEvery || now.Sub(a.committed) >= commitInterval
+	if !due {
+		a.latest = &d
+	}
 	a.mu.Unlock()
 	if !due {
+		a.armFlush(commitInterval)
 		return nil
 	}
+	return a.commit(ctx, d)
+}
+
+// flushLatest commits the last delivery when no purge followed it.
+func (a *Applier) flushLatest() {
+	a.mu.Lock()
+	d := a.latest
+	a.flush = nil
+	a.mu.Unlock()
+	if d == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.commit(ctx, *d); err != nil {
+		a.log.Warn("purge: recording applied purges failed; retrying", "seq", d.Seq, "err", err)
+		a.armFlush(250 * time.Millisecond)
+	}
+}
+
+// armFlush has flushLatest run after wait, unless it is armed already or
+// the applier stopped.
+func (a *Applier) armFlush(wait time.Duration) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.flush != nil || a.stopped {
+		return
+	}
+	a.flushWG.Add(1)
+	a.flush = time.AfterFunc(wait, func() {
+		defer a.flushWG.Done()
+		a.flushLatest()
+	})
+}
+
+// commit records the node's state in the bus and then acknowledges the
+// purges applied so far. The record comes first: a node's record is never
+// behind its acknowledgements, so a restarted node never mistakes purges
+// it applied for purges it missed.
+func (a *Applier) commit(ctx context.Context, d Delivery) error {
+	a.commitMu.Lock()
+	defer a.commitMu.Unlock()
+	now := a.cfg.Now()
+	a.mu.Lock()
+	// The record is of the last purge applied, which a repeated
+	// delivery may be older than: a record never goes back.
+	applied := a.applied
+	recorded := a.recorded >= applied
+	a.mu.Unlock()
 	if !recorded {
-		if err := a.cfg.Bus.Record(ctx, a.cfg.Node, NodeState{Seq: d.Seq, At: now}); err != nil {
-			return fmt.Errorf("recording purge %s applied: %w", d.Purge.ID, err)
+		if err := a.cfg.Bus.Record(ctx, a.cfg.Node, NodeState{Seq: applied, At: now}); err != nil {
+			return fmt.Errorf("recording purges through %d applied: %w", applied, err)
 		}
-		a.log.Info("purges applied", "through", PublicID(d.Seq, d.Purge.ID), "seq", d.Seq, "pending", d.Pending)
+		a.log.Info("purges applied", "through_seq", applied, "last", PublicID(d.Seq, d.Purge.ID), "pending", d.Pending)
 	}
 	a.mu.Lock()
-	a.recorded = max(a.recorded, d.Seq)
+	a.recorded = max(a.recorded, applied)
 	a.uncommitted = 0
 	a.committed = now
+	if a.latest != nil && a.latest.Seq <= d.Seq {
+		a.latest = nil
+	}
 	a.mu.Unlock()
 	if d.Ack != nil {
 		if err := d.Ack(); err != nil {
