@@ -85,6 +85,7 @@ func (t *Topology) ApplyDefaults() {
 	orDefault(&hc.MaxFails, defaultHealthMaxFails)
 	orDefault(&hc.FailBackoff, defaultHealthFailBackoff)
 	t.DNS.applyDefaults(t)
+	t.Purge.applyDefaults()
 	for i := range t.Sites {
 		c := &t.Sites[i].Cache
 		orDefault(&c.HeuristicFraction, defaultHeuristicFraction)

@@ -80,7 +80,7 @@ var computedDefaults = []string{"Site.HostHeader", "Node.Public", "Node.Shields"
 // which are the documentation, stay true.
 func TestDefaultsMatchDocs(t *testing.T) {
 	var files []*ast.File
-	for _, name := range []string{"topology.go", "dns.go", "admin.go"} {
+	for _, name := range []string{"topology.go", "dns.go", "admin.go", "purge.go"} {
 		f, err := parser.ParseFile(token.NewFileSet(), name, nil, parser.ParseComments)
 		if err != nil {
 			t.Fatal(err)

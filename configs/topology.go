@@ -336,15 +336,6 @@ type Health struct {
 	FailBackoff Duration `yaml:"fail_backoff,omitempty"`
 }
 
-// Purge configures the purge API (served by purge nodes).
-type Purge struct {
-	// Listen is the purge API's address. Optional until a purge node exists.
-	Listen Addr `yaml:"listen,omitempty"`
-	// TokenEnv names the environment variable holding the API token; tokens
-	// are never written in the file. Optional.
-	TokenEnv string `yaml:"token_env,omitempty"`
-}
-
 // Fleet is what the fleet's nodes share to trust each other. Edges
 // authenticate every request they send to a shield with the fleet secret;
 // a shield keeps the client address, scheme and Via of authenticated

@@ -51,7 +51,7 @@ func (t *Topology) validate(lineOf func(path string) int) ErrorList {
 	}
 	v.datacenters(t.Datacenters)
 	v.dns(t)
-	v.listen("purge.listen", t.Purge.Listen, false)
+	v.purge(&t.Purge)
 	v.admin(&t.Admin)
 	if m := t.TLS.Mode; m != "off" && m != "files" && m != "local" && m != "acme" {
 		v.errs.add("tls.mode", "%q is not one of \"off\", \"files\", \"local\", \"acme\"", m)
