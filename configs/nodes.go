@@ -9,6 +9,7 @@ const (
 	RoleShield Role = "shield" // a cache between edges and origins (Datacenter.Shields)
 	RoleOrigin Role = "origin" // a built-in static origin (Topology.Origins)
 	RoleDNS    Role = "dns"    // an authoritative geo-DNS server (DNS.Nodes)
+	RolePurge  Role = "purge"  // the purge API and embedded bus (Topology.Purge)
 )
 
 // NodeRef points at one node of a topology. Its pointers are into the
@@ -24,14 +25,20 @@ type NodeRef struct {
 	Origin *StaticOrigin
 	// DNS is the dns node; nil for other roles.
 	DNS *DNSNode
+	// Purge is the purge section, for the purge node; nil for other roles.
+	Purge *Purge
 }
 
-// Nodes returns every node in file order by kind: the origins first, then,
+// Nodes returns every node in file order by kind: the purge node first
+// when purge.listen is set (it runs the bus the caches consume), the origins, then,
 // for each datacenter in turn, its shields and then its edges (shields
 // before edges, so that starting nodes in this order starts every node
 // after its upstreams), and the dns nodes last (they check the edges).
 func (t *Topology) Nodes() []NodeRef {
 	var refs []NodeRef
+	if !t.Purge.Listen.IsZero() {
+		refs = append(refs, NodeRef{Name: t.Purge.Name, Role: RolePurge, Purge: &t.Purge})
+	}
 	for i := range t.Origins {
 		o := &t.Origins[i]
 		refs = append(refs, NodeRef{Name: o.Name, Role: RoleOrigin, Origin: o})
@@ -103,4 +110,10 @@ func (t *Topology) DiskFor(n NodeRef) ByteSize {
 		return n.Node.Disk
 	}
 	return t.Cache.Disk
+}
+
+// HasPurge reports whether the topology has a purge bus that every edge and
+// shield consumes: a purge node, or an external bus.
+func (t *Topology) HasPurge() bool {
+	return !t.Purge.Listen.IsZero() || len(t.Purge.Bus.URLs) > 0
 }

@@ -197,6 +197,29 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, code, p.Kind(), "rejected", msg)
 		return
 	}
+	h.accept(w, r, idx, p)
+}
+
+// PurgeURL serves the PURGE method of an edge (the Varnish and Squid
+// convention) for one URL of site: the token rules, limits, validation and
+// publish path of POST /v1/purge, with the same answers (202 with the
+// purge's id, 401, 403, 429, 503).
+func (h *Handler) PurgeURL(w http.ResponseWriter, r *http.Request, site, rawURL string) {
+	idx := h.authorize(w, r)
+	if idx < 0 {
+		return
+	}
+	if !h.allow(idx) {
+		w.Header().Set("Retry-After", "1")
+		h.fail(w, http.StatusTooManyRequests, "none", "limited", "too many purge calls for this token; retry in a second")
+		return
+	}
+	h.accept(w, r, idx, purge.Purge{Site: site, Files: []string{rawURL}})
+}
+
+// accept checks a decoded purge against the token and the site, and
+// publishes it.
+func (h *Handler) accept(w http.ResponseWriter, r *http.Request, idx int, p purge.Purge) {
 	if !h.cfg.Tokens.entries[idx].allows(p.Site) {
 		h.fail(w, http.StatusForbidden, p.Kind(), "forbidden", fmt.Sprintf("this token may not purge site %q", p.Site))
 		return

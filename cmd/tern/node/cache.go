@@ -47,6 +47,9 @@ type cacheNode struct {
 	runners []func(context.Context)
 	// status reports the upstreams' health for the admin /status page.
 	status func() []origin.UpstreamStatus
+	// purge is an edge's or a shield's purge consumer; nil without a
+	// purge bus in the topology.
+	purge *purgeConsumer
 }
 
 // newCacheNode builds the cache part of ref (an edge, a shield or a
@@ -84,7 +87,10 @@ func newCacheNode(t *configs.Topology, ref configs.NodeRef, opts Options, reg *p
 		if err != nil {
 			return nil, err
 		}
-		handler = h
+		if handler, err = n.addPurge(t, ref, opts, reg, log, h); err != nil {
+			n.close()
+			return nil, err
+		}
 	default:
 		return nil, fmt.Errorf("role %q cannot run yet", ref.Role)
 	}
@@ -122,13 +128,23 @@ func (n *cacheNode) release() {
 // adminPart is the cache's contribution to the admin server: ready while
 // it serves, and the upstreams' health in /status.
 func (n *cacheNode) adminPart(ready *atomic.Bool) adminPart {
+	running := whileRunning(ready)
 	return adminPart{
-		ready: whileRunning(ready),
-		status: func() map[string]any {
-			if n.status == nil {
-				return map[string]any{"upstreams": []origin.UpstreamStatus{}}
+		ready: func() error {
+			if err := running(); err != nil || n.purge == nil {
+				return err
 			}
-			return map[string]any{"upstreams": n.status()}
+			return n.purge.ready()
+		},
+		status: func() map[string]any {
+			doc := map[string]any{"upstreams": []origin.UpstreamStatus{}}
+			if n.status != nil {
+				doc["upstreams"] = n.status()
+			}
+			if n.purge != nil {
+				doc["purge_applied"] = n.purge.applied()
+			}
+			return doc
 		},
 	}
 }

@@ -55,6 +55,10 @@ type Options struct {
 	// (fleet.secret_file, fleet.secret_env): tern demo gives its nodes a
 	// random one. Without any, the node trusts no peer.
 	FleetSecret []byte
+	// PurgeBusURLs, if set, are the NATS servers the edges and shields
+	// consume purges from, in place of the topology's (tests whose purge
+	// node's bus listens on a free port).
+	PurgeBusURLs []string
 }
 
 // part is one role's component of a node.
@@ -78,6 +82,8 @@ type Node struct {
 	// TLSListen is the HTTPS (and HTTP/3) address of an edge that has one,
 	// and CARoot the root certificate clients must trust for it.
 	TLSListen, CARoot string
+	// BusURL is the embedded NATS server's client URL of a purge node.
+	BusURL string
 
 	log   *slog.Logger
 	part  part
@@ -118,6 +124,16 @@ func build(t *configs.Topology, ref configs.NodeRef, opts Options) (*Node, error
 		}
 		n.part, n.Listen, adminAddr = d, d.Listen, ref.DNS.Admin
 		parts = append(parts, d.adminPart(ref.Name, &n.ready))
+	case configs.RolePurge:
+		if ref.Purge == nil {
+			return nil, fmt.Errorf("not a purge node")
+		}
+		p, err := newPurgeNode(t, ref, opts, reg, log)
+		if err != nil {
+			return nil, err
+		}
+		n.part, n.Listen, n.BusURL, adminAddr = p, p.Listen, p.BusURL, ref.Purge.Admin
+		parts = append(parts, p.adminPart(&n.ready))
 	default:
 		c, err := newCacheNode(t, ref, opts, reg, log)
 		if err != nil {
