@@ -2,6 +2,7 @@
 //
 //	tern run --config FILE --node NAME [--data-dir DIR]
 //	tern demo [--data-dir DIR]
+//	tern purge --api URL --token-file F --site SITE --url PATH [--wait]
 //	tern config check FILE
 //	tern version
 package main
@@ -25,6 +26,7 @@ import (
 	"github.com/tern-cdn/tern/cmd/tern/internal/admin"
 	"github.com/tern-cdn/tern/cmd/tern/node"
 	"github.com/tern-cdn/tern/configs"
+	"github.com/tern-cdn/tern/purge/client"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -33,6 +35,8 @@ var version = "dev"
 const usage = `usage:
   tern run --config FILE --node NAME [--data-dir DIR]   run one node of a topology
   tern demo [--data-dir DIR]                            run every node of the demo topology
+  tern purge --api URL --token-file F --site SITE [--url P] [--prefix P] [--tag T] [--host H] [--all] [--soft] [--wait]
+                                                        purge cached objects through the purge API
   tern config check FILE                                load and validate a topology
   tern version                                          print the version
 `
@@ -92,6 +96,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("demo: fleet secret: %w", err)
 		}
 		return serve(t, t.Nodes(), *dataDir, secret, log, func(nodes running) { printDemo(stdout, nodes, token) })
+	case "purge":
+		return client.Command(args[1:], stdout, stderr)
 	case "config":
 		if len(args) != 3 || args[1] != "check" {
 			return errors.New("usage: tern config check FILE")

@@ -21,6 +21,9 @@ import (
 // purgeToken is the fleet tests' purge API token, for site "test".
 const purgeToken = "tok-purge-test"
 
+// otherToken may purge another site only.
+const otherToken = "tok-purge-other"
+
 // purgeOrigin is an origin whose bodies name their version: every request
 // of a path answers the next version, so a test tells a cached copy from a
 // fresh one by its bytes.
@@ -98,7 +101,7 @@ func startPurgeFleet(t *testing.T, originURL string) *purgeFleet {
 		t.Fatal(err)
 	}
 	f := &purgeFleet{t: t, top: top, dir: t.TempDir(), nodes: map[string]*Node{}, stops: map[string]func(){}}
-	if err := os.WriteFile(filepath.Join(f.dir, "purge-tokens"), []byte(purgeToken+" test\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(f.dir, "purge-tokens"), []byte(purgeToken+" test\n"+otherToken+" other\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	f.opts = Options{DataDir: f.dir, FleetSecret: []byte("fleet-secret-for-tests")}
