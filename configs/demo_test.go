@@ -46,10 +46,13 @@ func TestDemo(t *testing.T) {
 			nd.listen, nd.admin = n.Origin.Listen.String(), n.Origin.Admin.String()
 		case n.DNS != nil:
 			nd.listen, nd.admin = n.DNS.Listen.String(), n.DNS.Admin.String()
+		case n.Purge != nil:
+			nd.listen, nd.admin = n.Purge.Listen.String(), n.Purge.Admin.String()
 		}
 		got = append(got, nd)
 	}
 	want := []node{
+		{"purge-1", "purge", "", "127.0.0.1:8088", "127.0.0.1:9104"},
 		{"origin", "origin", "", "127.0.0.1:9000", "127.0.0.1:9099"},
 		{"shield-2", "shield", "eu-west", "127.0.0.1:9002", "127.0.0.1:9102"},
 		{"eu-west-1", "edge", "eu-west", "127.0.1.1:8080", "127.0.1.1:9100"},
@@ -111,8 +114,8 @@ func TestDemo(t *testing.T) {
 	if len(topo.DNS.Zones) != 1 || topo.DNS.Zones[0].Fqdn("www") != "www.cdn.test." || len(topo.DNS.Zones[0].Geo) != 1 {
 		t.Errorf("dns zones = %+v", topo.DNS.Zones)
 	}
-	if !topo.Purge.Listen.IsZero() {
-		t.Errorf("purge set: %+v", topo.Purge)
+	if p := topo.Purge; p.Name != "purge-1" || p.Bus.Mode != "embedded" || p.Bus.Listen.String() != "127.0.0.1:9105" || p.TokensFile != "purge-tokens" {
+		t.Errorf("purge = %+v", p)
 	}
 
 	// Each call parses anew: changing one result leaves the next alone.

@@ -22,6 +22,7 @@ func TestAdminHostChecked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	top.Purge = configs.Purge{} // no purge bus: these nodes run without one
 	top.Admin = configs.Admin{} // no token
 	ref, _ := top.Lookup("shield-1")
 	ref.Node.Listen, _ = configs.ParseAddr("127.0.0.1:0")

@@ -26,6 +26,7 @@ func demoOnFreePorts(t *testing.T) map[string]*node.Node {
 	if err != nil {
 		t.Fatal(err)
 	}
+	top.Purge = configs.Purge{} // no purge bus: these nodes run without one
 	top.Origins[0].Root = "../testdata/site"
 	free := func(a configs.Addr) configs.Addr {
 		b, err := configs.ParseAddr(a.Host() + ":0")
@@ -218,6 +219,7 @@ func TestNodeShutdownWaitsForRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	top.Purge = configs.Purge{} // no purge bus: these nodes run without one
 	release := make(chan struct{})
 	slow := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
 		<-release
@@ -262,6 +264,7 @@ func TestSiteMinTLSVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	top.Purge = configs.Purge{} // no purge bus: these nodes run without one
 	top.Sites[0].HTTPS.MinVersion = "1.3"
 	ref, _ := top.Lookup("eu-west-1")
 	ref.Node.Listen, _ = configs.ParseAddr("127.0.1.1:0")
@@ -300,6 +303,7 @@ func TestNodeUnknownSNIRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	top.Purge = configs.Purge{} // no purge bus: these nodes run without one
 	ref, _ := top.Lookup("eu-west-1")
 	ref.Node.Listen, _ = configs.ParseAddr("127.0.1.1:0")
 	ref.Node.Admin, _ = configs.ParseAddr("127.0.1.1:0")

@@ -1,8 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"text/tabwriter"
 
@@ -72,4 +79,57 @@ Try:
 
 Stop with Ctrl-C.
 `)
+}
+
+// demoPurgeToken gives the demo's site a purge API token: it writes the
+// token to <data dir>/purge-token (mode 0600; kept across runs) and its
+// hash to the API's purge.tokens_file, and returns the token file's path.
+func demoPurgeToken(t *configs.Topology, dataDir string) (string, error) {
+	if t.Purge.TokensFile == "" || len(t.Sites) == 0 {
+		return "", nil
+	}
+	path := filepath.Join(dataDir, "purge-token")
+	token, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		b := make([]byte, 24)
+		if _, err := rand.Read(b); err != nil {
+			return "", fmt.Errorf("demo: purge token: %w", err)
+		}
+		token = []byte(hex.EncodeToString(b))
+		if err := os.MkdirAll(dataDir, 0o750); err != nil {
+			return "", fmt.Errorf("demo: %w", err)
+		}
+		err = os.WriteFile(path, append(token, '\n'), 0o600)
+	}
+	if err != nil {
+		return "", fmt.Errorf("demo: purge token: %w", err)
+	}
+	sum := sha256.Sum256(bytes.TrimSpace(token))
+	tokens := t.Purge.TokensFile
+	if !filepath.IsAbs(tokens) {
+		tokens = filepath.Join(dataDir, tokens)
+	}
+	line := fmt.Sprintf("# written by tern demo: the token in %s may purge site %s\nsha256:%s %s\n",
+		path, t.Sites[0].Name, hex.EncodeToString(sum[:]), t.Sites[0].Name)
+	if err := os.WriteFile(tokens, []byte(line), 0o600); err != nil {
+		return "", fmt.Errorf("demo: purge tokens: %w", err)
+	}
+	return path, nil
+}
+
+// printDemoPurge tells how to purge through the demo's API and its edges.
+func printDemoPurge(w io.Writer, tokenFile string) {
+	if tokenFile == "" {
+		return
+	}
+	fmt.Fprintf(w, `
+Purge (the token for site demo is in %[1]s):
+  # purge /app.js everywhere and wait until every edge and shield applied it
+  tern purge --api http://127.0.0.1:8088 --token-file %[1]s --site demo --url /app.js --wait
+  # everything tagged "assets" (Surrogate-Key), or a soft purge (served stale while revalidated)
+  tern purge --api http://127.0.0.1:8088 --token-file %[1]s --site demo --tag assets --wait
+  tern purge --api http://127.0.0.1:8088 --token-file %[1]s --site demo --url /style.css --soft
+  # one URL with the PURGE method at an edge
+  curl -si -X PURGE -H "Authorization: Bearer $(cat %[1]s)" -H 'Host: www.cdn.test' http://127.0.1.1:8080/app.js
+`, tokenFile)
 }

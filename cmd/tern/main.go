@@ -95,7 +95,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if _, err := rand.Read(secret); err != nil {
 			return fmt.Errorf("demo: fleet secret: %w", err)
 		}
-		return serve(t, t.Nodes(), *dataDir, secret, log, func(nodes running) { printDemo(stdout, nodes, token) })
+		purgeToken, err := demoPurgeToken(t, *dataDir)
+		if err != nil {
+			return err
+		}
+		return serve(t, t.Nodes(), *dataDir, secret, log, func(nodes running) {
+			printDemo(stdout, nodes, token)
+			printDemoPurge(stdout, purgeToken)
+		})
 	case "purge":
 		return client.Command(args[1:], stdout, stderr)
 	case "config":

@@ -36,8 +36,8 @@ func TestCommands(t *testing.T) {
 		errText string // substring of the error; "" means success
 	}{
 		{"version", []string{"version"}, "tern ", ""},
-		{"check demo", []string{"config", "check", "../../configs/demo.yaml"}, "ok (1 sites, 7 nodes)", ""},
-		{"check without token", []string{"config", "check", noToken}, "ok (1 sites, 7 nodes)", ""},
+		{"check demo", []string{"config", "check", "../../configs/demo.yaml"}, "ok (1 sites, 8 nodes)", ""},
+		{"check without token", []string{"config", "check", noToken}, "ok (1 sites, 8 nodes)", ""},
 		{"check bad", []string{"config", "check", bad}, "", bad + ":" + strconv.Itoa(line) + ": datacenters[1].edges[0].listen:"},
 		{"check missing", []string{"config", "check", filepath.Join(dir, "none.yaml")}, "", "none.yaml"},
 		{"run without flags", []string{"run"}, "", "--config and --node"},
