@@ -83,6 +83,11 @@ type Config struct {
 	// (CDN-Cache-Control, Surrogate-Control, Surrogate-Key) from responses.
 	// Edges set it; shields keep them for the edges behind them.
 	ClientFacing bool
+	// PurgeApplied, if set, returns the last purge (stream sequence) this
+	// node applied. A shielded node sends it to its upstream
+	// (origin.PurgeSeqHeader); a node whose own is lower than a fleet
+	// request's answers that request from upstream, not from its cache.
+	PurgeApplied func() uint64
 	// HTTPSPort is the port HTTPS redirects point to. Default: 443.
 	HTTPSPort int
 	// Store keeps responses. Required.

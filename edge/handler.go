@@ -134,6 +134,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) outcome {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return h.pass(w, r, site, key, "method", true)
 	}
+	if h.behindPurge(r) {
+		return h.pass(w, r, site, key, "bypass; detail=purge-pending", false)
+	}
 	return h.serveCacheable(w, r, site, key, 0)
 }
 

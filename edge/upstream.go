@@ -80,6 +80,7 @@ func (h *Handler) upstreamRequest(ctx context.Context, r *http.Request, s *Site,
 	// Tern-Error means nothing.
 	delete(hdr, origin.FleetHeader)
 	delete(hdr, origin.ErrorHeader)
+	h.setPurgeSeq(hdr)
 	appendVia(hdr, h.via)
 
 	out := &http.Request{

@@ -28,6 +28,13 @@ const ErrorHeader = "Tern-Error"
 // to a shield (see Fleet).
 const FleetHeader = "Tern-Fleet"
 
+// PurgeSeqHeader is the request field with which an edge tells its shield
+// the last purge (stream sequence) it applied: a shield that has not
+// applied that one yet answers from upstream, not from a copy the edge has
+// already purged. Believed only with FleetHeader; a node deletes it from
+// every request it forwards and sets its own.
+const PurgeSeqHeader = "Tern-Purge-Seq"
+
 // ErrHeaderTimeout is the context cause with which a Router's caller
 // cancels a request whose upstream sent no response headers in time (an
 // edge's UpstreamTimeout): the Router counts an attempt cut off by it

@@ -305,6 +305,7 @@ func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.R
 		UpstreamTotalTimeout: t.Upstream.TotalTimeout.D(),
 		Fleet:                fleet,
 		HTTPSPort:            httpsPort(ref),
+		PurgeApplied:         purgeApplied(t, n),
 		Logger:               log,
 		Registerer:           reg,
 	})

@@ -118,6 +118,21 @@ func (c *purgeConsumer) ready() error {
 	return nil
 }
 
+// purgeApplied is the cache's edge.Config.PurgeApplied: the node's purge
+// consumer's (set once the handler exists, before the node serves); nil
+// without a purge bus.
+func purgeApplied(t *configs.Topology, n *cacheNode) func() uint64 {
+	if !t.HasPurge() {
+		return nil
+	}
+	return func() uint64 {
+		if n.purge == nil {
+			return 0
+		}
+		return n.purge.applied()
+	}
+}
+
 // applied is the last purge sequence this node applied.
 func (c *purgeConsumer) applied() uint64 { return c.applier.Applied() }
 
