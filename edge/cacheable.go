@@ -62,7 +62,11 @@ func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request, s *Site
 		return h.pass(w, r, s, primary, "bypass", false)
 	}
 	if e != nil {
-		switch v := judge(e, reqCC, rd.noCache, now); v {
+		v := judge(e, reqCC, rd.noCache, now)
+		if v == useStaleAsync && h.softPurgedForFleet(r, primary, e) {
+			v = useRevalidate
+		}
+		switch v {
 		case useFresh, useStale, useStaleAsync:
 			b, err := h.entryBody(r, s, key, e)
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/tern-cdn/tern/edge/httpcache"
 	"github.com/tern-cdn/tern/origin"
 )
 
@@ -31,4 +32,18 @@ func (h *Handler) behindPurge(r *http.Request) bool {
 	}
 	seq, err := strconv.ParseUint(v[0], 10, 64)
 	return err == nil && seq > h.cfg.PurgeApplied()
+}
+
+// softPurgedForFleet reports whether e, stale, was made so by a soft
+// purge and is asked for by an edge of the fleet. Such a copy is not
+// served while revalidating: its Age does not show the purge, so the edge
+// would store it as fresh; the shield revalidates first instead (the edge
+// served its own stale copy to its client meanwhile).
+func (h *Handler) softPurgedForFleet(r *http.Request, primary string, e *httpcache.Entry) bool {
+	bs := h.bans.Load()
+	if bs == nil || e.ResponseTime.After(bs.newest) || !h.fromFleet(r) {
+		return false
+	}
+	_, soft, _ := bs.check(primary, e)
+	return soft
 }
