@@ -75,6 +75,7 @@ const purgeFleetYAML = `sites:
   - name: test
     hosts: [www.cdn.test]
     origin: %s
+cache: {disk: 16MiB} # kept across a node's restart
 purge:
   name: purge-1
   listen: "127.0.0.1:0"
