@@ -22,6 +22,10 @@ type Tiered struct {
 	promote chan promotion
 	stop    chan struct{}
 	wg      sync.WaitGroup
+	// deleteMu orders a promotion's copy into memory against Delete: a
+	// copy read from disk before a Delete must not land in memory after
+	// it (a purge would come back).
+	deleteMu sync.Mutex
 }
 
 type promotion struct {
@@ -112,6 +116,8 @@ func (t *Tiered) setRefreshed(key string, e *httpcache.Entry, ttl time.Duration)
 
 // Delete removes key from both tiers.
 func (t *Tiered) Delete(key string) {
+	t.deleteMu.Lock()
+	defer t.deleteMu.Unlock()
 	t.mem.Delete(key)
 	if t.disk != nil {
 		t.disk.Delete(key)
@@ -146,7 +152,11 @@ func (t *Tiered) promoter() {
 			cp := *p.e
 			cp.Body, cp.File = b, nil
 			if ttl := cp.StoreTTL(t.now()); ttl > 0 {
-				t.mem.Set(p.key, &cp, ttl)
+				t.deleteMu.Lock()
+				if t.disk.has(p.key) { // not deleted since it was read
+					t.mem.Set(p.key, &cp, ttl)
+				}
+				t.deleteMu.Unlock()
 			}
 		}
 	}

@@ -94,12 +94,6 @@ func asAPIError(err error, target **client.APIError) bool {
 // the applier commits on a stop; a crash would redeliver from the last
 // commit, which in-order application makes harmless.)
 func TestPurgeNodeRestartAppliesMissed(t *testing.T) {
-	// Known failure, not yet understood: the restarted edge reports ready
-	// with every missed purge applied (/status purge_applied is the last
-	// sequence, the API lists it applied), yet most of the purged URLs are
-	// still hits from its disk tier; a purge applied after the restart
-	// does remove its URL. Remove the skip to reproduce.
-	t.Skip("known bug: URL purges applied while catching up after a restart leave disk-tier entries")
 	o := newPurgeOrigin(t)
 	f := startPurgeFleet(t, o.srv.URL)
 	const n = 10
