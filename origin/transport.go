@@ -107,5 +107,13 @@ func (s *Split) RoundTrip(req *http.Request) (*http.Response, error) {
 	if s.hosts[req.URL.Host] {
 		return s.matched.RoundTrip(req)
 	}
+	// What an edge tells its shields (the purge it applied) is not for
+	// an origin it falls back to.
+	if _, ok := req.Header[PurgeSeqHeader]; ok {
+		out := *req
+		out.Header = req.Header.Clone()
+		delete(out.Header, PurgeSeqHeader)
+		req = &out
+	}
 	return s.fallback.RoundTrip(req)
 }
