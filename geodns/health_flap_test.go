@@ -1,24 +1,12 @@
 package geodns_test
 
 import (
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tern-cdn/tern/geodns"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
-
-// fakeClock is a clock moved by hand, safe for concurrent reads.
-type fakeClock struct{ ns atomic.Int64 }
-
-func newFakeClock() *fakeClock {
-	c := &fakeClock{}
-	c.ns.Store(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	return c
-}
-
-func (c *fakeClock) now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // TestHealthFlapDamping flaps an edge on a real loopback health endpoint:
 // every flap doubles the time it is held down (from the rise time, up to
@@ -27,13 +15,13 @@ func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 func TestHealthFlapDamping(t *testing.T) {
 	t.Parallel()
 	e := startEdge(t)
-	clock := newFakeClock()
+	clock := testkit.NewClock()
 	reg := newMetricsRecorder()
 	cfg := geodns.HealthConfig{Interval: 5 * time.Millisecond, Timeout: 500 * time.Millisecond, Rise: 1, Fall: 1,
 		FlapWindow: time.Minute, FlapHoldMax: 60 * time.Millisecond}
 	h := newHealth(t, cfg, []geodns.CheckedDatacenter{{Name: "dc"}},
 		[]geodns.CheckedEdge{{Name: "e", Datacenter: "dc", URL: e.url()}}, geodns.HealthOptions{Registerer: reg})
-	h.SetClock(clock.now)
+	h.SetClock(clock.Now)
 	run(t, h)
 	usable := func() bool { return h.State().EdgeUsable("e") }
 	waitFor(t, "the edge up", usable)
@@ -57,20 +45,20 @@ func TestHealthFlapDamping(t *testing.T) {
 		e.mode.Store(edgeFailing)
 		waitFor(t, "the edge down", func() bool { return !usable() })
 		st := edgeStatus(t, h, "e")
-		if st.Flaps != n || !st.HeldUntil.Equal(clock.now().Add(hold)) {
+		if st.Flaps != n || !st.HeldUntil.Equal(clock.Now().Add(hold)) {
 			t.Errorf("after flap %d: flaps %d, held until %v, want %d, now+%v", n, st.Flaps, st.HeldUntil, n, hold)
 		}
 		if got := reg.value(t, "tern_dns_edge_flaps_total", "dc", "e"); got != float64(n) {
 			t.Errorf("flaps_total = %v, want %d", got, n)
 		}
 		passesWhileHeld()
-		clock.advance(hold - time.Millisecond)
+		clock.Advance(hold - time.Millisecond)
 		passes := edgeStatus(t, h, "e").ConsecutivePasses
 		waitFor(t, "more passing checks", func() bool { return edgeStatus(t, h, "e").ConsecutivePasses >= passes+2 })
 		if usable() {
 			t.Fatalf("flap %d: up %v before the hold of %v ended", n, time.Millisecond, hold)
 		}
-		clock.advance(time.Millisecond)
+		clock.Advance(time.Millisecond)
 		waitFor(t, "the edge up after its hold", usable)
 		if got := reg.value(t, "tern_dns_edge_flap_held", "dc", "e"); got != 0 {
 			t.Errorf("flap_held = %v after the hold", got)
@@ -88,13 +76,13 @@ func TestHealthFlapDamping(t *testing.T) {
 
 	// Stable for two windows: the count halves twice (5 → 1); going down
 	// then is no flap, but the remaining count still holds it briefly.
-	clock.advance(2 * cfg.FlapWindow)
+	clock.Advance(2 * cfg.FlapWindow)
 	if st := edgeStatus(t, h, "e"); st.Flaps != 1 {
 		t.Errorf("after two stable windows: flaps %d, want 1", st.Flaps)
 	}
 	e.mode.Store(edgeFailing)
 	waitFor(t, "the edge down", func() bool { return !usable() })
-	if st := edgeStatus(t, h, "e"); st.Flaps != 1 || !st.HeldUntil.Equal(clock.now().Add(10*time.Millisecond)) {
+	if st := edgeStatus(t, h, "e"); st.Flaps != 1 || !st.HeldUntil.Equal(clock.Now().Add(10*time.Millisecond)) {
 		t.Errorf("down after a stable spell: flaps %d, held until %v", st.Flaps, st.HeldUntil)
 	}
 	if got := reg.value(t, "tern_dns_edge_flaps_total", "dc", "e"); got != 5 {

@@ -194,26 +194,6 @@ func get(t *testing.T, rt http.RoundTripper, req *http.Request) (int, string, st
 	return resp.StatusCode, resp.Header.Get("X-Served-By"), string(body)
 }
 
-// fakeClock is a settable clock for passive health.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // metricValue returns the value of the series of name with exactly the
 // given labels, or -1 if there is none.
 func metricValue(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string) float64 {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // shieldTier is three shields in front of one origin, and a Router over
@@ -22,12 +23,12 @@ type shieldTier struct {
 	pool    *Pool
 	router  *Router
 	reg     *prometheus.Registry
-	clock   *fakeClock
+	clock   *testkit.Clock
 }
 
 func newShieldTier(t *testing.T, hc HealthConfig) *shieldTier {
 	t.Helper()
-	st := &shieldTier{origin: newBackend(t, "origin"), reg: prometheus.NewRegistry(), clock: newFakeClock()}
+	st := &shieldTier{origin: newBackend(t, "origin"), reg: prometheus.NewRegistry(), clock: testkit.NewClock()}
 	for i := range 3 {
 		s := newBackend(t, fmt.Sprintf("shield-%d", i))
 		s.proxy(t, st.origin.URL)
@@ -459,14 +460,14 @@ func TestRouterPassiveHealth(t *testing.T) {
 	for range 5 {
 		send(next.name)
 	}
-	st.clock.Add(9 * time.Second)
+	st.clock.Advance(9 * time.Second)
 	send(next.name)
 	if got := home.hits.Load(); got != 3 {
 		t.Fatalf("held-down shield got %d requests, want still 3", got)
 	}
 
 	// Half-open: one probe; it fails and the hold-down doubles (capped at 15s).
-	st.clock.Add(time.Second)
+	st.clock.Advance(time.Second)
 	if !u.Available() {
 		t.Fatal("not available after the hold-down")
 	}
@@ -477,7 +478,7 @@ func TestRouterPassiveHealth(t *testing.T) {
 	if s := u.Status(); u.Available() || !s.DownUntil.Equal(st.clock.Now().Add(15*time.Second)) {
 		t.Fatalf("after a failed probe: available %v, status %+v, want down for 15s", u.Available(), s)
 	}
-	st.clock.Add(14 * time.Second)
+	st.clock.Advance(14 * time.Second)
 	send(next.name)
 	if got := home.hits.Load(); got != 4 {
 		t.Fatalf("held-down shield got %d requests, want still 4", got)
@@ -485,7 +486,7 @@ func TestRouterPassiveHealth(t *testing.T) {
 
 	// The next probe succeeds: the home shield has its keys back.
 	home.fail(0, "")
-	st.clock.Add(time.Second)
+	st.clock.Advance(time.Second)
 	send(home.name)
 	send(home.name)
 	if got := home.hits.Load(); got != 6 {
@@ -497,7 +498,7 @@ func TestRouterPassiveHealth(t *testing.T) {
 }
 
 func TestUpstreamOneProbeAtATime(t *testing.T) {
-	clock := newFakeClock()
+	clock := testkit.NewClock()
 	p, err := NewPool("p", []UpstreamConfig{{Name: "a", URL: "http://127.0.0.1:1"}}, HealthConfig{MaxFails: 2, FailBackoff: time.Second, MaxBackoff: 4 * time.Second}, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -513,7 +514,7 @@ func TestUpstreamOneProbeAtATime(t *testing.T) {
 		t.Fatal("available after 2 of 2 failures")
 	}
 	for _, want := range []time.Duration{2 * time.Second, 4 * time.Second, 4 * time.Second} {
-		clock.Add(4 * time.Second)
+		clock.Advance(4 * time.Second)
 		probe, ok := u.acquire()
 		if !probe || !ok {
 			t.Fatalf("acquire after the hold-down = %v, %v, want a probe", probe, ok)
@@ -527,7 +528,7 @@ func TestUpstreamOneProbeAtATime(t *testing.T) {
 		}
 	}
 	// An abandoned probe frees the slot without a verdict.
-	clock.Add(4 * time.Second)
+	clock.Advance(4 * time.Second)
 	probe, _ := u.acquire()
 	u.release(probe)
 	if probe, ok := u.acquire(); !probe || !ok {
