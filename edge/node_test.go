@@ -15,6 +15,7 @@ import (
 
 	"github.com/tern-cdn/tern/cmd/tern/node"
 	"github.com/tern-cdn/tern/configs"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // demoOnFreePorts loads the demo topology and starts its nodes one by one
@@ -146,7 +147,7 @@ func TestDemoTopology(t *testing.T) {
 		t.Errorf("us-east via shield: %q", got)
 	}
 	// The origin counts a request once it has written all of it.
-	waitFor(t, func() bool {
+	testkit.Eventually(t, 5*time.Second, "the origin to count the first request", func() bool {
 		return metricLine(t, origin.Admin, `tern_origin_requests_total{code="2xx"}`) == `tern_origin_requests_total{code="2xx"} 1`
 	})
 
@@ -156,7 +157,7 @@ func TestDemoTopology(t *testing.T) {
 	}
 
 	// Unknown host: refused at the edge, nothing upstream.
-	waitFor(t, func() bool {
+	testkit.Eventually(t, 5*time.Second, "the origin to count the second request", func() bool {
 		return metricLine(t, origin.Admin, `tern_origin_requests_total{code="2xx"}`) == `tern_origin_requests_total{code="2xx"} 2`
 	})
 	before := metricLine(t, origin.Admin, `tern_origin_requests_total{code="2xx"}`)
@@ -168,7 +169,7 @@ func TestDemoTopology(t *testing.T) {
 		t.Errorf("unknown host reached the origin: %q -> %q", before, after)
 	}
 	// The shield counts the video once the edge has read all of it.
-	waitFor(t, func() bool {
+	testkit.Eventually(t, 5*time.Second, "the shields to count the video miss", func() bool {
 		var misses int
 		for _, name := range []string{"shield-1", "shield-2"} {
 			line := metricLine(t, nodes[name].Admin, `tern_edge_requests_total{cache="miss",code="2xx"}`)
@@ -240,7 +241,7 @@ func TestNodeShutdownWaitsForRequests(t *testing.T) {
 		_, body := fetch(t, "http://"+n.Listen+"/slow")
 		got <- body
 	}()
-	waitFor(t, func() bool { return slow.hits() == 1 })
+	testkit.Eventually(t, 5*time.Second, "slow.hits() == 1", func() bool { return slow.hits() == 1 })
 	cancel()
 	time.Sleep(50 * time.Millisecond) // let Shutdown close the listener
 	close(release)

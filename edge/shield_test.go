@@ -11,9 +11,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tern-cdn/tern/cmd/tern/node"
 	"github.com/tern-cdn/tern/configs"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // fleet is a topology of shields and edges running in process, in front
@@ -194,7 +196,7 @@ func TestCollapsingAcrossEdges(t *testing.T) {
 			}()
 		}
 	}
-	waitFor(t, func() bool { return hits.Load() >= 1 })
+	testkit.Eventually(t, 5*time.Second, "hits.Load() >= 1", func() bool { return hits.Load() >= 1 })
 	close(release)
 	wg.Wait()
 	if bad.Load() != 0 {

@@ -24,13 +24,13 @@ func TestHealthFlapDamping(t *testing.T) {
 	h.SetClock(clock.Now)
 	run(t, h)
 	usable := func() bool { return h.State().EdgeUsable("e") }
-	waitFor(t, "the edge up", usable)
+	testkit.Eventually(t, 10*time.Second, "the edge up", usable)
 
 	// passesWhileHeld: the endpoint passes, yet the edge stays down.
 	passesWhileHeld := func() {
 		t.Helper()
 		e.mode.Store(edgeOK)
-		waitFor(t, "passing checks", func() bool { return edgeStatus(t, h, "e").ConsecutivePasses >= 3 })
+		testkit.Eventually(t, 10*time.Second, "passing checks", func() bool { return edgeStatus(t, h, "e").ConsecutivePasses >= 3 })
 		if usable() {
 			t.Fatal("a held edge came up")
 		}
@@ -43,7 +43,7 @@ func TestHealthFlapDamping(t *testing.T) {
 	flap := func(n int, hold time.Duration) {
 		t.Helper()
 		e.mode.Store(edgeFailing)
-		waitFor(t, "the edge down", func() bool { return !usable() })
+		testkit.Eventually(t, 10*time.Second, "the edge down", func() bool { return !usable() })
 		st := edgeStatus(t, h, "e")
 		if st.Flaps != n || !st.HeldUntil.Equal(clock.Now().Add(hold)) {
 			t.Errorf("after flap %d: flaps %d, held until %v, want %d, now+%v", n, st.Flaps, st.HeldUntil, n, hold)
@@ -54,12 +54,12 @@ func TestHealthFlapDamping(t *testing.T) {
 		passesWhileHeld()
 		clock.Advance(hold - time.Millisecond)
 		passes := edgeStatus(t, h, "e").ConsecutivePasses
-		waitFor(t, "more passing checks", func() bool { return edgeStatus(t, h, "e").ConsecutivePasses >= passes+2 })
+		testkit.Eventually(t, 10*time.Second, "more passing checks", func() bool { return edgeStatus(t, h, "e").ConsecutivePasses >= passes+2 })
 		if usable() {
 			t.Fatalf("flap %d: up %v before the hold of %v ended", n, time.Millisecond, hold)
 		}
 		clock.Advance(time.Millisecond)
-		waitFor(t, "the edge up after its hold", usable)
+		testkit.Eventually(t, 10*time.Second, "the edge up after its hold", usable)
 		if got := reg.value(t, "tern_dns_edge_flap_held", "dc", "e"); got != 0 {
 			t.Errorf("flap_held = %v after the hold", got)
 		}
@@ -81,7 +81,7 @@ func TestHealthFlapDamping(t *testing.T) {
 		t.Errorf("after two stable windows: flaps %d, want 1", st.Flaps)
 	}
 	e.mode.Store(edgeFailing)
-	waitFor(t, "the edge down", func() bool { return !usable() })
+	testkit.Eventually(t, 10*time.Second, "the edge down", func() bool { return !usable() })
 	if st := edgeStatus(t, h, "e"); st.Flaps != 1 || !st.HeldUntil.Equal(clock.Now().Add(10*time.Millisecond)) {
 		t.Errorf("down after a stable spell: flaps %d, held until %v", st.Flaps, st.HeldUntil)
 	}

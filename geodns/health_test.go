@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tern-cdn/tern/geodns"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // fastHealth checks every 20ms; a healthy loopback edge answers well
@@ -117,18 +118,6 @@ func run(t *testing.T, h *geodns.Health) {
 	})
 }
 
-// waitFor polls cond until it holds, failing the test after a deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 func edgeStatus(t *testing.T, h *geodns.Health, name string) geodns.EdgeHealthStatus {
 	t.Helper()
 	for _, d := range h.Status().Datacenters {
@@ -145,7 +134,7 @@ func edgeStatus(t *testing.T, h *geodns.Health, name string) geodns.EdgeHealthSt
 // checkedAll waits until every edge has been checked at least once.
 func checkedAll(t *testing.T, h *geodns.Health) {
 	t.Helper()
-	waitFor(t, "a first check of every edge", func() bool {
+	testkit.Eventually(t, 10*time.Second, "a first check of every edge", func() bool {
 		for _, d := range h.Status().Datacenters {
 			for _, e := range d.Edges {
 				if e.LastCheck.IsZero() {
@@ -204,7 +193,7 @@ func TestHealthEdgeFallsAndRises(t *testing.T) {
 	v0 := h.State().Version()
 
 	bad.mode.Store(edgeFailing)
-	waitFor(t, "the failing edge to go down", func() bool { return !h.State().EdgeUsable("bad") })
+	testkit.Eventually(t, 10*time.Second, "the failing edge to go down", func() bool { return !h.State().EdgeUsable("bad") })
 	if n := fails.Load(); n < int64(cfg.Fall) {
 		t.Errorf("down after %d failed checks, want at least Fall=%d", n, cfg.Fall)
 	}
@@ -215,7 +204,7 @@ func TestHealthEdgeFallsAndRises(t *testing.T) {
 	if !s.EdgeUsable("good") || !s.DatacenterUp("dc") {
 		t.Error("the other edge and the data center must stay up")
 	}
-	waitFor(t, "OnChange", func() bool { return changes.Load() >= 1 })
+	testkit.Eventually(t, 10*time.Second, "OnChange", func() bool { return changes.Load() >= 1 })
 	st := edgeStatus(t, h, "bad")
 	if st.Healthy || st.Usable || st.ConsecutiveFails < cfg.Fall || !strings.Contains(st.LastError, "503") {
 		t.Errorf("status of the down edge: %+v", st)
@@ -223,14 +212,14 @@ func TestHealthEdgeFallsAndRises(t *testing.T) {
 
 	v1, c1 := h.State().Version(), changes.Load()
 	bad.mode.Store(edgeOK)
-	waitFor(t, "the edge to come back", func() bool { return h.State().EdgeUsable("bad") })
+	testkit.Eventually(t, 10*time.Second, "the edge to come back", func() bool { return h.State().EdgeUsable("bad") })
 	if n := passes.Load(); n < int64(cfg.Rise) {
 		t.Errorf("up after %d passed checks, want at least Rise=%d", n, cfg.Rise)
 	}
 	if h.State().Version() <= v1 {
 		t.Errorf("Version did not grow when the edge came back")
 	}
-	waitFor(t, "OnChange", func() bool { return changes.Load() > c1 })
+	testkit.Eventually(t, 10*time.Second, "OnChange", func() bool { return changes.Load() > c1 })
 	if n := early.Load(); n > 0 {
 		t.Errorf("the edge flipped before Fall or Rise checks %d times", n)
 	}
@@ -255,7 +244,7 @@ func TestHealthDeadEdge(t *testing.T) {
 		geodns.HealthOptions{})
 	run(t, h)
 	checkedAll(t, h)
-	waitFor(t, "the refusing data center to fail over", func() bool { return !h.State().DatacenterUnchecked("dead") })
+	testkit.Eventually(t, 10*time.Second, "the refusing data center to fail over", func() bool { return !h.State().DatacenterUnchecked("dead") })
 	if h.State().EdgeUsable("d1") || !h.State().DatacenterUp("good") {
 		t.Errorf("after failover: d1 usable %v, good up %v", h.State().EdgeUsable("d1"), h.State().DatacenterUp("good"))
 	}
@@ -301,16 +290,16 @@ func TestHealthDatacenterMinUp(t *testing.T) {
 	checkedAll(t, h)
 
 	e[0].mode.Store(edgeFailing)
-	waitFor(t, "e0 down", func() bool { return !h.State().EdgeUsable("e0") })
+	testkit.Eventually(t, 10*time.Second, "e0 down", func() bool { return !h.State().EdgeUsable("e0") })
 	if !h.State().DatacenterUp("dc") {
 		t.Fatal("data center down with 2 of 3 edges up, MinUp 2")
 	}
 	e[1].mode.Store(edgeFailing)
-	waitFor(t, "the data center down", func() bool { return !h.State().DatacenterUp("dc") })
+	testkit.Eventually(t, 10*time.Second, "the data center down", func() bool { return !h.State().DatacenterUp("dc") })
 	if got := reg.value(t, "tern_dns_datacenter_failovers_total", "dc"); got != 1 {
 		t.Errorf("failovers %v, want 1", got)
 	}
-	waitFor(t, "the datacenter-down log", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the datacenter-down log", func() bool {
 		return strings.Contains(logs.String(), `level=ERROR msg="datacenter down" datacenter=dc`)
 	})
 	if st := h.Status().Datacenters[0]; st.Up || st.EdgesUsable != 1 || st.MinUp != 2 {
@@ -318,12 +307,12 @@ func TestHealthDatacenterMinUp(t *testing.T) {
 	}
 
 	e[1].mode.Store(edgeOK)
-	waitFor(t, "the data center back up", func() bool { return h.State().DatacenterUp("dc") })
+	testkit.Eventually(t, 10*time.Second, "the data center back up", func() bool { return h.State().DatacenterUp("dc") })
 	if h.State().EdgeUsable("e0") || !h.State().EdgeUsable("e1") {
 		t.Error("only e1 should have recovered")
 	}
 	// Logs are written just after the state changes.
-	waitFor(t, "the datacenter-up log", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the datacenter-up log", func() bool {
 		return strings.Contains(logs.String(), `level=INFO msg="datacenter up" datacenter=dc`)
 	})
 }
@@ -345,7 +334,7 @@ func TestHealthDrain(t *testing.T) {
 	run(t, h)
 	checkedAll(t, h)
 	// The first checks changed the state: let their OnChange calls end.
-	waitFor(t, "OnChange to see the checked state", func() bool { return seen.Load() == h.State().Version() })
+	testkit.Eventually(t, 10*time.Second, "OnChange to see the checked state", func() bool { return seen.Load() == h.State().Version() })
 
 	drain := func(kind, name string, drained bool) {
 		t.Helper()

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // TestFreshNodeUncheckedTTL: until an edge's first check ends, answers
@@ -111,12 +112,12 @@ func TestBadVersMetric(t *testing.T) {
 		t.Fatalf("rcode %d, want BADVERS", r.Rcode)
 	}
 	want := `tern_dns_queries_total{qtype="A",rcode="BADVERS"} 1`
-	deadline := time.Now().Add(5 * time.Second)
-	metrics := getJSON(t, "http://"+f.admin+"/metrics")
-	for !strings.Contains(metrics, want) && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond) // the worker flushes its tally after the reply
+	// The worker flushes its tally after the reply.
+	var metrics string
+	testkit.Within(5*time.Second, func() bool {
 		metrics = getJSON(t, "http://"+f.admin+"/metrics")
-	}
+		return strings.Contains(metrics, want)
+	})
 	if !strings.Contains(metrics, want) {
 		t.Errorf("metrics lack %s", want)
 	}

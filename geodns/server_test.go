@@ -21,6 +21,7 @@ import (
 
 	"github.com/tern-cdn/tern/cmd/tern/node"
 	"github.com/tern-cdn/tern/configs"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // fleetEdge is an edge's admin listener: a real HTTP server whose /healthz
@@ -162,13 +163,9 @@ func startFleet(t *testing.T, records, extra string) *dnsFleet {
 	t.Helper()
 	f := newFleet(t, records, extra)
 	f.run(t)
-	deadline := time.Now().Add(10 * time.Second)
-	for strings.Contains(getJSON(t, "http://"+f.admin+"/status"), `"checked": false`) {
-		if time.Now().After(deadline) {
-			t.Fatal("edges not checked within 10s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, "every edge to be checked", func() bool {
+		return !strings.Contains(getJSON(t, "http://"+f.admin+"/status"), `"checked": false`)
+	})
 	return f
 }
 

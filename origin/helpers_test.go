@@ -227,18 +227,6 @@ func metricValue(t *testing.T, g prometheus.Gatherer, name string, labels map[st
 	return -1
 }
 
-// eventually polls cond every few milliseconds for up to 5s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // ctxTimeout returns a context cancelled at the end of the test or after d.
 func ctxTimeout(t *testing.T, d time.Duration) context.Context {
 	t.Helper()

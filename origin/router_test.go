@@ -578,13 +578,13 @@ func TestRouterActiveHealth(t *testing.T) {
 	checks := func(result string) float64 {
 		return metricValue(t, reg, "tern_upstream_checks_total", map[string]string{"pool": "shields", "upstream": home.name, "result": result})
 	}
-	eventually(t, "a passed check", func() bool { return checks("pass") >= 1 })
+	testkit.Eventually(t, 5*time.Second, "a passed check", func() bool { return checks("pass") >= 1 })
 	if last, _ := check.lastRequest(); last.URL.Path != "/healthz" {
 		t.Errorf("check requested %q, want /healthz", last.URL.Path)
 	}
 
 	check.fail(http.StatusInternalServerError, "")
-	eventually(t, "unhealthy", func() bool { return !u.Healthy() })
+	testkit.Eventually(t, 5*time.Second, "unhealthy", func() bool { return !u.Healthy() })
 	if got := checks("fail"); got < 3 {
 		t.Errorf("unhealthy after %v failed checks, want Fall=3", got)
 	}
@@ -601,7 +601,7 @@ func TestRouterActiveHealth(t *testing.T) {
 
 	passes := checks("pass")
 	check.fail(0, "")
-	eventually(t, "healthy again", func() bool { return u.Healthy() })
+	testkit.Eventually(t, 5*time.Second, "healthy again", func() bool { return u.Healthy() })
 	if got := checks("pass") - passes; got < 2 {
 		t.Errorf("healthy after %v passed checks, want Rise=2", got)
 	}
@@ -631,7 +631,7 @@ func TestPoolCloseStopsRun(t *testing.T) {
 		defer close(done)
 		pool.Run(context.Background())
 	}()
-	eventually(t, "a check in flight", func() bool { return check.hits.Load() > 0 })
+	testkit.Eventually(t, 5*time.Second, "a check in flight", func() bool { return check.hits.Load() > 0 })
 	pool.Close()
 	select {
 	case <-done:

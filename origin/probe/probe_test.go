@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/tern-cdn/tern/internal/testkit"
 	"github.com/tern-cdn/tern/origin/probe"
 	"go.uber.org/goleak"
 )
@@ -116,17 +117,6 @@ func value(t *testing.T, m prometheus.Metric) float64 {
 	return d.Gauge.GetValue()
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 func newProber(t *testing.T, cfg probe.Config, targets []probe.Target, opts probe.Options) *probe.Prober {
 	t.Helper()
 	p, err := probe.New(cfg, targets, opts)
@@ -151,7 +141,7 @@ func TestRiseFall(t *testing.T) {
 	start(t, p)
 
 	// The first check decides an unchecked target.
-	waitFor(t, "up", func() bool { return rec.last().To == probe.Up })
+	testkit.Eventually(t, 5*time.Second, "up", func() bool { return rec.last().To == probe.Up })
 	if c := rec.last(); c.From != probe.Unchecked || c.Passes != 1 || c.Name != "a" || c.Target != 0 {
 		t.Errorf("first change %+v, want unchecked → up after 1 pass", c)
 	}
@@ -160,7 +150,7 @@ func TestRiseFall(t *testing.T) {
 	}
 
 	e.status.Store(http.StatusServiceUnavailable)
-	waitFor(t, "down", func() bool { return rec.last().To == probe.Down })
+	testkit.Eventually(t, 5*time.Second, "down", func() bool { return rec.last().To == probe.Down })
 	if c := rec.last(); c.From != probe.Up || c.Fails != 2 || !strings.Contains(c.Why, "503") {
 		t.Errorf("change %+v, want up → down after Fall=2 failures with the status", c)
 	}
@@ -172,7 +162,7 @@ func TestRiseFall(t *testing.T) {
 	}
 
 	e.status.Store(http.StatusNoContent)
-	waitFor(t, "up again", func() bool { return rec.last().From == probe.Down })
+	testkit.Eventually(t, 5*time.Second, "up again", func() bool { return rec.last().From == probe.Down })
 	if c := rec.last(); c.To != probe.Up || c.Passes != 3 {
 		t.Errorf("change %+v, want down → up after Rise=3 passes", c)
 	}
@@ -195,7 +185,7 @@ func TestStartUp(t *testing.T) {
 	p := newProber(t, probe.Config{Interval: 5 * time.Millisecond, Fall: 3, Start: probe.Up},
 		[]probe.Target{{Name: "a", URL: e.URL}}, rec.options())
 	start(t, p)
-	waitFor(t, "down", func() bool { return rec.last().To == probe.Down })
+	testkit.Eventually(t, 5*time.Second, "down", func() bool { return rec.last().To == probe.Down })
 	checks, changes := rec.snapshot()
 	if len(changes) != 1 || changes[0].From != probe.Up || changes[0].Fails != 3 {
 		t.Errorf("changes %+v, want one up → down after 3 failures", changes)
@@ -215,7 +205,7 @@ func TestTimeout(t *testing.T) {
 		[]probe.Target{{Name: "hung", URL: e.URL}}, rec.options())
 	begin := time.Now()
 	start(t, p)
-	waitFor(t, "the first check", func() bool { return rec.last().To == probe.Down })
+	testkit.Eventually(t, 5*time.Second, "the first check", func() bool { return rec.last().To == probe.Down })
 	if took := time.Since(begin); took < 50*time.Millisecond {
 		t.Errorf("a hung check failed after %v, before its timeout", took)
 	}
@@ -244,14 +234,14 @@ func TestHold(t *testing.T) {
 	p := newProber(t, probe.Config{Interval: 5 * time.Millisecond, Rise: 2},
 		[]probe.Target{{Name: "a", URL: e.URL}}, opts)
 	start(t, p)
-	waitFor(t, "down", func() bool { return rec.last().To == probe.Down })
+	testkit.Eventually(t, 5*time.Second, "down", func() bool { return rec.last().To == probe.Down })
 	e.status.Store(http.StatusOK)
-	waitFor(t, "Hold asked twice", func() bool { return asked.Load() >= 2 })
+	testkit.Eventually(t, 5*time.Second, "Hold asked twice", func() bool { return asked.Load() >= 2 })
 	if c := rec.last(); c.To != probe.Down {
 		t.Fatalf("a held target changed: %+v", c)
 	}
 	held.Store(false)
-	waitFor(t, "up", func() bool { return rec.last().To == probe.Up })
+	testkit.Eventually(t, 5*time.Second, "up", func() bool { return rec.last().To == probe.Up })
 	if c := rec.last(); c.Passes < 3 {
 		t.Errorf("came up after %d passes, want those counted while held too", c.Passes)
 	}
@@ -266,7 +256,7 @@ func TestExpectAndHost(t *testing.T) {
 		[]probe.Target{{Name: "a", URL: e.URL}}, strict.options())
 	start(t, p1)
 	start(t, p2)
-	waitFor(t, "both first checks", func() bool { return def.last().Changed() && strict.last().Changed() })
+	testkit.Eventually(t, 5*time.Second, "both first checks", func() bool { return def.last().Changed() && strict.last().Changed() })
 	if c := def.last(); c.To != probe.Up {
 		t.Errorf("302 with the default Expect: %+v, want up", c)
 	}
@@ -291,7 +281,7 @@ func TestStop(t *testing.T) {
 	p := newProber(t, probe.Config{Interval: time.Minute, Timeout: time.Minute},
 		[]probe.Target{{Name: "hung", URL: e.URL}, {Name: "ok", URL: ok.URL}}, rec.options())
 	stop := start(t, p)
-	waitFor(t, "a check in flight and one done", func() bool { return e.hits.Load() > 0 && rec.last().Changed() })
+	testkit.Eventually(t, 5*time.Second, "a check in flight and one done", func() bool { return e.hits.Load() > 0 && rec.last().Changed() })
 	if err := p.Run(t.Context()); err == nil {
 		t.Error("a second Run returned nil")
 	}
