@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/tern-cdn/tern/cmd/tern/node"
 	"github.com/tern-cdn/tern/configs"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // startLoopbackDNS answers every A question with 127.0.0.1, so an ACME
@@ -234,15 +234,14 @@ func TestACMEWithPebble(t *testing.T) {
 			if p.orders.Load() != 1 {
 				t.Errorf("orders placed: %d, want 1", p.orders.Load())
 			}
-			if got := metricLine(t, n.Admin, `tern_edge_acme_events_total{event="cert_obtained"}`); got == "" {
+			if testkit.Count(t, scrape(t, n.Admin), "tern_edge_acme_events_total", "event", "cert_obtained") == 0 {
 				t.Error("no cert_obtained event counted")
 			}
-			if got := metricLine(t, n.Admin, `tern_edge_tls_handshakes_total{protocol="tcp",result="acme"}`); got == "" {
+			if testkit.Count(t, scrape(t, n.Admin), "tern_edge_tls_handshakes_total", "protocol", "tcp", "result", "acme") == 0 {
 				t.Error("no ACME handshake counted")
 			}
-			line := metricLine(t, n.Admin, `tern_edge_tls_certificate_expiry_timestamp_seconds{site="test"}`)
-			if _, v, _ := strings.Cut(line, "} "); v == "" || v == "0" {
-				t.Errorf("certificate expiry gauge: %q", line)
+			if v := testkit.Sum(t, scrape(t, n.Admin), "tern_edge_tls_certificate_expiry_timestamp_seconds", "site", "test"); v == 0 {
+				t.Errorf("certificate expiry gauge: %v", v)
 			}
 			// An unconfigured name: the handshake fails, no order is placed.
 			before := p.orders.Load()

@@ -178,37 +178,7 @@ func fixed(body string, hdr ...string) http.HandlerFunc {
 // whose labels include the given name/value pairs.
 func (hs *harness) metric(name string, labels ...string) float64 {
 	hs.t.Helper()
-	mfs, err := hs.reg.Gather()
-	if err != nil {
-		hs.t.Fatal(err)
-	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-						found = true
-					}
-				}
-				if !found {
-					continue next
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				sum += m.Counter.GetValue()
-			case m.Gauge != nil:
-				sum += m.Gauge.GetValue()
-			}
-		}
-	}
-	return sum
+	return testkit.Sum(hs.t, hs.reg, name, labels...)
 }
 
 func contextWithCancel(t *testing.T) (context.Context, context.CancelFunc) {

@@ -8,10 +8,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tern-cdn/tern/cmd/tern/node"
 	"github.com/tern-cdn/tern/configs"
@@ -102,15 +103,10 @@ func fetch(t *testing.T, url string, hdr ...string) (*http.Response, string) {
 	return resp, string(b)
 }
 
-func metricLine(t *testing.T, admin, prefix string) string {
+// scrape reads the metrics a node's admin server exports.
+func scrape(t *testing.T, admin string) prometheus.Gatherer {
 	t.Helper()
-	_, body := fetch(t, "http://"+admin+"/metrics", "Host", admin)
-	for _, l := range strings.Split(body, "\n") {
-		if strings.HasPrefix(l, prefix) {
-			return l
-		}
-	}
-	return ""
+	return testkit.Scrape(t, "http://"+admin+"/metrics")
 }
 
 // TestDemoTopology runs every demo node (origin, shield, three edges) on
@@ -148,7 +144,7 @@ func TestDemoTopology(t *testing.T) {
 	}
 	// The origin counts a request once it has written all of it.
 	testkit.Eventually(t, 5*time.Second, "the origin to count the first request", func() bool {
-		return metricLine(t, origin.Admin, `tern_origin_requests_total{code="2xx"}`) == `tern_origin_requests_total{code="2xx"} 1`
+		return testkit.Sum(t, scrape(t, origin.Admin), "tern_origin_requests_total", "code", "2xx") == 1
 	})
 
 	resp, body = fetch(t, "http://"+eu.Listen+"/video/demo.mp4", "Range", "bytes=0-99")
@@ -158,25 +154,21 @@ func TestDemoTopology(t *testing.T) {
 
 	// Unknown host: refused at the edge, nothing upstream.
 	testkit.Eventually(t, 5*time.Second, "the origin to count the second request", func() bool {
-		return metricLine(t, origin.Admin, `tern_origin_requests_total{code="2xx"}`) == `tern_origin_requests_total{code="2xx"} 2`
+		return testkit.Sum(t, scrape(t, origin.Admin), "tern_origin_requests_total", "code", "2xx") == 2
 	})
-	before := metricLine(t, origin.Admin, `tern_origin_requests_total{code="2xx"}`)
+	before := testkit.Sum(t, scrape(t, origin.Admin), "tern_origin_requests_total", "code", "2xx")
 	resp, _ = fetch(t, "http://"+eu.Listen+"/", "Host", "evil.example")
 	if resp.StatusCode != http.StatusMisdirectedRequest {
 		t.Errorf("unknown host: %d", resp.StatusCode)
 	}
-	if after := metricLine(t, origin.Admin, `tern_origin_requests_total{code="2xx"}`); after != before {
-		t.Errorf("unknown host reached the origin: %q -> %q", before, after)
+	if after := testkit.Sum(t, scrape(t, origin.Admin), "tern_origin_requests_total", "code", "2xx"); after != before {
+		t.Errorf("unknown host reached the origin: 2xx responses %v -> %v", before, after)
 	}
 	// The shield counts the video once the edge has read all of it.
 	testkit.Eventually(t, 5*time.Second, "the shields to count the video miss", func() bool {
-		var misses int
+		var misses float64
 		for _, name := range []string{"shield-1", "shield-2"} {
-			line := metricLine(t, nodes[name].Admin, `tern_edge_requests_total{cache="miss",code="2xx"}`)
-			if _, v, ok := strings.Cut(line, "} "); ok {
-				n, _ := strconv.Atoi(v)
-				misses += n
-			}
+			misses += testkit.Sum(t, scrape(t, nodes[name].Admin), "tern_edge_requests_total", "cache", "miss", "code", "2xx")
 		}
 		return misses == 2
 	})
@@ -324,7 +316,7 @@ func TestNodeUnknownSNIRefused(t *testing.T) {
 		t.Fatalf("a configured name: %v", err)
 	}
 	c.Close()
-	if got := metricLine(t, n.Admin, `tern_edge_tls_handshakes_total{protocol="quic",result="unknown-name"}`); !strings.HasSuffix(got, " 2") {
-		t.Errorf("QUIC unknown-name handshakes: %q, want 2", got)
+	if got := testkit.Sum(t, scrape(t, n.Admin), "tern_edge_tls_handshakes_total", "protocol", "quic", "result", "unknown-name"); got != 2 {
+		t.Errorf("QUIC unknown-name handshakes: %v, want 2", got)
 	}
 }

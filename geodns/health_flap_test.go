@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tern-cdn/tern/geodns"
 	"github.com/tern-cdn/tern/internal/testkit"
 )
@@ -16,7 +18,7 @@ func TestHealthFlapDamping(t *testing.T) {
 	t.Parallel()
 	e := startEdge(t)
 	clock := testkit.NewClock()
-	reg := newMetricsRecorder()
+	reg := prometheus.NewRegistry()
 	cfg := geodns.HealthConfig{Interval: 5 * time.Millisecond, Timeout: 500 * time.Millisecond, Rise: 1, Fall: 1,
 		FlapWindow: time.Minute, FlapHoldMax: 60 * time.Millisecond}
 	h := newHealth(t, cfg, []geodns.CheckedDatacenter{{Name: "dc"}},
@@ -34,7 +36,7 @@ func TestHealthFlapDamping(t *testing.T) {
 		if usable() {
 			t.Fatal("a held edge came up")
 		}
-		if got := reg.value(t, "tern_dns_edge_flap_held", "dc", "e"); got != 1 {
+		if got := testkit.Value(t, reg, "tern_dns_edge_flap_held", "datacenter", "dc", "edge", "e"); got != 1 {
 			t.Errorf("flap_held = %v while held", got)
 		}
 	}
@@ -48,7 +50,7 @@ func TestHealthFlapDamping(t *testing.T) {
 		if st.Flaps != n || !st.HeldUntil.Equal(clock.Now().Add(hold)) {
 			t.Errorf("after flap %d: flaps %d, held until %v, want %d, now+%v", n, st.Flaps, st.HeldUntil, n, hold)
 		}
-		if got := reg.value(t, "tern_dns_edge_flaps_total", "dc", "e"); got != float64(n) {
+		if got := testkit.Value(t, reg, "tern_dns_edge_flaps_total", "datacenter", "dc", "edge", "e"); got != float64(n) {
 			t.Errorf("flaps_total = %v, want %d", got, n)
 		}
 		passesWhileHeld()
@@ -60,7 +62,7 @@ func TestHealthFlapDamping(t *testing.T) {
 		}
 		clock.Advance(time.Millisecond)
 		testkit.Eventually(t, 10*time.Second, "the edge up after its hold", usable)
-		if got := reg.value(t, "tern_dns_edge_flap_held", "dc", "e"); got != 0 {
+		if got := testkit.Value(t, reg, "tern_dns_edge_flap_held", "datacenter", "dc", "edge", "e"); got != 0 {
 			t.Errorf("flap_held = %v after the hold", got)
 		}
 		if st := edgeStatus(t, h, "e"); !st.HeldUntil.IsZero() {
@@ -85,10 +87,10 @@ func TestHealthFlapDamping(t *testing.T) {
 	if st := edgeStatus(t, h, "e"); st.Flaps != 1 || !st.HeldUntil.Equal(clock.Now().Add(10*time.Millisecond)) {
 		t.Errorf("down after a stable spell: flaps %d, held until %v", st.Flaps, st.HeldUntil)
 	}
-	if got := reg.value(t, "tern_dns_edge_flaps_total", "dc", "e"); got != 5 {
+	if got := testkit.Value(t, reg, "tern_dns_edge_flaps_total", "datacenter", "dc", "edge", "e"); got != 5 {
 		t.Errorf("flaps_total = %v after a down that is no flap, want 5", got)
 	}
-	if got := reg.value(t, "tern_dns_edge_downs_total", "dc", "e"); got != 6 {
+	if got := testkit.Value(t, reg, "tern_dns_edge_downs_total", "datacenter", "dc", "edge", "e"); got != 6 {
 		t.Errorf("downs_total = %v, want 6", got)
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 
 	"github.com/tern-cdn/tern/geodns"
@@ -276,7 +275,7 @@ func TestHealthHungEdge(t *testing.T) {
 func TestHealthDatacenterMinUp(t *testing.T) {
 	t.Parallel()
 	e := []*testEdge{startEdge(t), startEdge(t), startEdge(t)}
-	reg := newMetricsRecorder()
+	reg := prometheus.NewRegistry()
 	var logs syncBuffer
 	h := newHealth(t, fastHealth,
 		[]geodns.CheckedDatacenter{{Name: "dc", MinUp: 2}},
@@ -296,7 +295,7 @@ func TestHealthDatacenterMinUp(t *testing.T) {
 	}
 	e[1].mode.Store(edgeFailing)
 	testkit.Eventually(t, 10*time.Second, "the data center down", func() bool { return !h.State().DatacenterUp("dc") })
-	if got := reg.value(t, "tern_dns_datacenter_failovers_total", "dc"); got != 1 {
+	if got := testkit.Value(t, reg, "tern_dns_datacenter_failovers_total", "datacenter", "dc"); got != 1 {
 		t.Errorf("failovers %v, want 1", got)
 	}
 	testkit.Eventually(t, 10*time.Second, "the datacenter-down log", func() bool {
@@ -391,17 +390,17 @@ func TestHealthMetrics(t *testing.T) {
 	t.Parallel()
 	ok, failing := startEdge(t), startEdge(t)
 	failing.mode.Store(edgeFailing)
-	m := newMetricsRecorder()
+	m := prometheus.NewRegistry()
 	h := newHealth(t, fastHealth,
 		[]geodns.CheckedDatacenter{{Name: "dc"}},
 		[]geodns.CheckedEdge{{Name: "ok", Datacenter: "dc", URL: ok.url()}, {Name: "failing", Datacenter: "dc", URL: failing.url()}},
 		geodns.HealthOptions{Registerer: m})
 	// Per edge healthy, drained, downs, flaps, flap held, and checks pass
 	// and fail; per data center up, drained and failovers.
-	if n := m.series(t); n != 2*7+3 {
+	if n := testkit.Series(t, m); n != 2*7+3 {
 		t.Errorf("a fresh Health exports %d series, want every label set of every metric", n)
 	}
-	if got := m.value(t, "tern_dns_edge_healthy", "dc", "failing"); got != 0 {
+	if got := testkit.Value(t, m, "tern_dns_edge_healthy", "datacenter", "dc", "edge", "failing"); got != 0 {
 		t.Errorf("edge_healthy before any check = %v, want 0 (unchecked)", got)
 	}
 	run(t, h)
@@ -412,38 +411,38 @@ func TestHealthMetrics(t *testing.T) {
 		labels []string
 		want   float64
 	}{
-		{"tern_dns_edge_healthy", []string{"dc", "ok"}, 1},
-		{"tern_dns_edge_healthy", []string{"dc", "failing"}, 0},
-		{"tern_dns_edge_drained", []string{"dc", "ok"}, 0},
-		{"tern_dns_edge_downs_total", []string{"dc", "ok"}, 0},
-		{"tern_dns_edge_downs_total", []string{"dc", "failing"}, 1},
-		{"tern_dns_datacenter_up", []string{"dc"}, 1},
-		{"tern_dns_datacenter_drained", []string{"dc"}, 0},
-		{"tern_dns_datacenter_failovers_total", []string{"dc"}, 0},
-		{"tern_dns_health_checks_total", []string{"ok", "fail"}, 0},
-		{"tern_dns_health_checks_total", []string{"failing", "pass"}, 0},
+		{"tern_dns_edge_healthy", []string{"datacenter", "dc", "edge", "ok"}, 1},
+		{"tern_dns_edge_healthy", []string{"datacenter", "dc", "edge", "failing"}, 0},
+		{"tern_dns_edge_drained", []string{"datacenter", "dc", "edge", "ok"}, 0},
+		{"tern_dns_edge_downs_total", []string{"datacenter", "dc", "edge", "ok"}, 0},
+		{"tern_dns_edge_downs_total", []string{"datacenter", "dc", "edge", "failing"}, 1},
+		{"tern_dns_datacenter_up", []string{"datacenter", "dc"}, 1},
+		{"tern_dns_datacenter_drained", []string{"datacenter", "dc"}, 0},
+		{"tern_dns_datacenter_failovers_total", []string{"datacenter", "dc"}, 0},
+		{"tern_dns_health_checks_total", []string{"edge", "ok", "result", "fail"}, 0},
+		{"tern_dns_health_checks_total", []string{"edge", "failing", "result", "pass"}, 0},
 	} {
-		if got := m.value(t, c.name, c.labels...); got != c.want {
+		if got := testkit.Value(t, m, c.name, c.labels...); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
-	if got := m.value(t, "tern_dns_health_checks_total", "failing", "fail"); got < 1 {
+	if got := testkit.Value(t, m, "tern_dns_health_checks_total", "edge", "failing", "result", "fail"); got < 1 {
 		t.Errorf("failing edge's failed checks = %v, want at least 1 (the first check decides)", got)
 	}
-	if got := m.value(t, "tern_dns_health_checks_total", "ok", "pass"); got < 1 {
+	if got := testkit.Value(t, m, "tern_dns_health_checks_total", "edge", "ok", "result", "pass"); got < 1 {
 		t.Errorf("ok edge's passed checks = %v", got)
 	}
 
 	if err := h.SetDrain(geodns.DrainEdge, "ok", true); err != nil {
 		t.Fatal(err)
 	}
-	if got := m.value(t, "tern_dns_edge_drained", "dc", "ok"); got != 1 {
+	if got := testkit.Value(t, m, "tern_dns_edge_drained", "datacenter", "dc", "edge", "ok"); got != 1 {
 		t.Errorf("edge_drained = %v after a drain", got)
 	}
-	if got := m.value(t, "tern_dns_datacenter_up", "dc"); got != 0 {
+	if got := testkit.Value(t, m, "tern_dns_datacenter_up", "datacenter", "dc"); got != 0 {
 		t.Errorf("datacenter_up = %v with no usable edge", got)
 	}
-	if got := m.value(t, "tern_dns_datacenter_failovers_total", "dc"); got != 1 {
+	if got := testkit.Value(t, m, "tern_dns_datacenter_failovers_total", "datacenter", "dc"); got != 1 {
 		t.Errorf("failovers = %v, want 1", got)
 	}
 	if err := h.SetDrain(geodns.DrainEdge, "ok", false); err != nil {
@@ -452,94 +451,12 @@ func TestHealthMetrics(t *testing.T) {
 	if err := h.SetDrain(geodns.DrainDatacenter, "dc", true); err != nil {
 		t.Fatal(err)
 	}
-	if got := m.value(t, "tern_dns_datacenter_drained", "dc"); got != 1 {
+	if got := testkit.Value(t, m, "tern_dns_datacenter_drained", "datacenter", "dc"); got != 1 {
 		t.Errorf("datacenter_drained = %v after a drain", got)
 	}
-	if got := m.value(t, "tern_dns_datacenter_failovers_total", "dc"); got != 2 {
+	if got := testkit.Value(t, m, "tern_dns_datacenter_failovers_total", "datacenter", "dc"); got != 2 {
 		t.Errorf("failovers = %v, want 2", got)
 	}
-}
-
-// metricsRecorder is a fresh registry that remembers what is registered
-// with it, so that tests can read single series the way
-// prometheus/testutil.ToFloat64 does. (testutil itself needs a module,
-// kylelemons/godebug, that go.mod does not list.)
-type metricsRecorder struct {
-	*prometheus.Registry
-	mu sync.Mutex
-	cs map[string]prometheus.Collector // by metric name
-}
-
-func newMetricsRecorder() *metricsRecorder {
-	return &metricsRecorder{Registry: prometheus.NewRegistry(), cs: make(map[string]prometheus.Collector)}
-}
-
-func (r *metricsRecorder) Register(c prometheus.Collector) error {
-	if err := r.Registry.Register(c); err != nil {
-		return err
-	}
-	descs := make(chan *prometheus.Desc, 1)
-	go func() { c.Describe(descs); close(descs) }()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for d := range descs {
-		// Desc has no name getter; its String is `Desc{fqName: "name", ...`.
-		name, _, _ := strings.Cut(strings.TrimPrefix(d.String(), `Desc{fqName: "`), `"`)
-		r.cs[name] = c
-	}
-	return nil
-}
-
-func (r *metricsRecorder) MustRegister(cs ...prometheus.Collector) {
-	for _, c := range cs {
-		if err := r.Register(c); err != nil {
-			panic(err)
-		}
-	}
-}
-
-// series counts the series the registry exports.
-func (r *metricsRecorder) series(t *testing.T) int {
-	t.Helper()
-	mfs, err := r.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, mf := range mfs {
-		n += len(mf.GetMetric())
-	}
-	return n
-}
-
-// value returns the value of the series name{labels...}, a gauge or a
-// counter.
-func (r *metricsRecorder) value(t *testing.T, name string, labels ...string) float64 {
-	t.Helper()
-	r.mu.Lock()
-	c := r.cs[name]
-	r.mu.Unlock()
-	var m prometheus.Metric
-	var err error
-	switch v := c.(type) {
-	case *prometheus.GaugeVec:
-		m, err = v.GetMetricWithLabelValues(labels...)
-	case *prometheus.CounterVec:
-		m, err = v.GetMetricWithLabelValues(labels...)
-	default:
-		t.Fatalf("%s: registered %T", name, c)
-	}
-	if err != nil {
-		t.Fatalf("%s%v: %v", name, labels, err)
-	}
-	var pb dto.Metric
-	if err := m.Write(&pb); err != nil {
-		t.Fatalf("%s%v: %v", name, labels, err)
-	}
-	if pb.Counter != nil {
-		return pb.Counter.GetValue()
-	}
-	return pb.Gauge.GetValue()
 }
 
 func TestHealthRunStops(t *testing.T) {

@@ -194,39 +194,6 @@ func get(t *testing.T, rt http.RoundTripper, req *http.Request) (int, string, st
 	return resp.StatusCode, resp.Header.Get("X-Served-By"), string(body)
 }
 
-// metricValue returns the value of the series of name with exactly the
-// given labels, or -1 if there is none.
-func metricValue(t *testing.T, g prometheus.Gatherer, name string, labels map[string]string) float64 {
-	t.Helper()
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			if len(m.GetLabel()) != len(labels) {
-				continue
-			}
-			for _, lp := range m.GetLabel() {
-				if labels[lp.GetName()] != lp.GetValue() {
-					continue next
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				return m.GetCounter().GetValue()
-			case m.Gauge != nil:
-				return m.GetGauge().GetValue()
-			}
-		}
-	}
-	return -1
-}
-
 // ctxTimeout returns a context cancelled at the end of the test or after d.
 func ctxTimeout(t *testing.T, d time.Duration) context.Context {
 	t.Helper()

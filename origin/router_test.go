@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -95,7 +96,7 @@ func TestRouterHomeShield(t *testing.T) {
 	if got := st.origin.hits.Load(); got != 150 {
 		t.Errorf("origin got %d requests, want 150 (each through one shield)", got)
 	}
-	if got := metricValue(t, st.reg, "tern_upstream_failovers_total", map[string]string{"pool": "shields"}); got > 0 {
+	if got := testkit.Sum(t, st.reg, "tern_upstream_failovers_total", "pool", "shields"); got > 0 {
 		t.Errorf("failovers_total = %v, want none", got)
 	}
 }
@@ -118,29 +119,26 @@ func TestRouterShieldDownFailsOver(t *testing.T) {
 	if got := order[2].hits.Load(); got != 0 {
 		t.Errorf("third choice got %d requests, want 0", got)
 	}
-	home := map[string]string{"pool": "shields", "upstream": order[0].name}
+	home := []string{"pool", "shields", "upstream", order[0].name}
 	// Three refused connections hold it down (MaxFails 3); then it is skipped.
-	if got := metricValue(t, st.reg, "tern_upstream_requests_total", with(home, "result", "failover")); got != 3 {
+	if got := testkit.Value(t, st.reg, "tern_upstream_requests_total", with(home, "result", "failover")...); got != 3 {
 		t.Errorf("requests_total{%s,failover} = %v, want 3", order[0].name, got)
 	}
-	if got := metricValue(t, st.reg, "tern_upstream_failovers_total", map[string]string{"pool": "shields"}); got != 3 {
+	if got := testkit.Value(t, st.reg, "tern_upstream_failovers_total", "pool", "shields"); got != 3 {
 		t.Errorf("failovers_total = %v, want 3", got)
 	}
-	if got := metricValue(t, st.reg, "tern_upstream_healthy", home); got != 0 {
+	if got := testkit.Value(t, st.reg, "tern_upstream_healthy", home...); got != 0 {
 		t.Errorf("healthy{%s} = %v, want 0", order[0].name, got)
 	}
-	second := map[string]string{"pool": "shields", "upstream": order[1].name}
-	if got := metricValue(t, st.reg, "tern_upstream_requests_total", with(second, "result", "ok")); got != 5 {
+	second := []string{"pool", "shields", "upstream", order[1].name}
+	if got := testkit.Value(t, st.reg, "tern_upstream_requests_total", with(second, "result", "ok")...); got != 5 {
 		t.Errorf("requests_total{%s,ok} = %v, want 5", order[1].name, got)
 	}
 }
 
-func with(m map[string]string, k, v string) map[string]string {
-	out := map[string]string{k: v}
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
+// with is the label pairs m plus k=v.
+func with(m []string, k, v string) []string {
+	return append(slices.Clip(m), k, v)
 }
 
 func TestRouterAllShieldsDownGoesToOrigin(t *testing.T) {
@@ -202,13 +200,13 @@ func TestRouterOriginPool(t *testing.T) {
 	if code, by, _ := get(t, r, req); code != http.StatusServiceUnavailable || by != "o1" {
 		t.Fatalf("%d from %q, want o1's 503", code, by)
 	}
-	if got := metricValue(t, reg, "tern_upstream_requests_total", map[string]string{"pool": "site-img", "upstream": "o1", "result": "ok"}); got != 1 {
+	if got := testkit.Value(t, reg, "tern_upstream_requests_total", "pool", "site-img", "upstream", "o1", "result", "ok"); got != 1 {
 		t.Errorf("requests_total{site-img,o1,ok} = %v, want 1: the only origin's 503 is its answer", got)
 	}
 	if s := single.Upstreams()[0].Status(); s.ConsecutiveFails != 0 {
 		t.Errorf("the only origin counted %d failures for its own answer", s.ConsecutiveFails)
 	}
-	if got := metricValue(t, reg, "tern_upstream_failovers_total", map[string]string{"pool": "site-www"}); got != 1 {
+	if got := testkit.Value(t, reg, "tern_upstream_failovers_total", "pool", "site-www"); got != 1 {
 		t.Errorf("failovers_total{site-www} = %v, want 1", got)
 	}
 
@@ -280,11 +278,11 @@ func TestRouterShieldUpstreamErrorGoesToOrigin(t *testing.T) {
 	if got := st.origin.hits.Load(); got != 1 {
 		t.Errorf("origin hits %d, want 1", got)
 	}
-	hl := map[string]string{"pool": "shields", "upstream": home.name}
-	if got := metricValue(t, st.reg, "tern_upstream_requests_total", with(hl, "result", "failover")); got != 1 {
+	hl := []string{"pool", "shields", "upstream", home.name}
+	if got := testkit.Value(t, st.reg, "tern_upstream_requests_total", with(hl, "result", "failover")...); got != 1 {
 		t.Errorf("requests_total{home,failover} = %v, want 1", got)
 	}
-	if got := metricValue(t, st.reg, "tern_upstream_requests_total", map[string]string{"pool": "direct", "upstream": "direct", "result": "ok"}); got != 1 {
+	if got := testkit.Value(t, st.reg, "tern_upstream_requests_total", "pool", "direct", "upstream", "direct", "result", "ok"); got != 1 {
 		t.Errorf("requests_total{direct,ok} = %v, want 1", got)
 	}
 }
@@ -346,7 +344,7 @@ func TestRouterLastFailureReturned(t *testing.T) {
 	if code != http.StatusGatewayTimeout || by != "o2" {
 		t.Fatalf("%d from %q, want o2's 504", code, by)
 	}
-	if got := metricValue(t, reg, "tern_upstream_requests_total", map[string]string{"pool": "site", "upstream": "o2", "result": "error"}); got != 1 {
+	if got := testkit.Value(t, reg, "tern_upstream_requests_total", "pool", "site", "upstream", "o2", "result", "error"); got != 1 {
 		t.Errorf("requests_total{o2,error} = %v, want 1", got)
 	}
 }
@@ -576,7 +574,7 @@ func TestRouterActiveHealth(t *testing.T) {
 		}
 	}
 	checks := func(result string) float64 {
-		return metricValue(t, reg, "tern_upstream_checks_total", map[string]string{"pool": "shields", "upstream": home.name, "result": result})
+		return testkit.Sum(t, reg, "tern_upstream_checks_total", "pool", "shields", "upstream", home.name, "result", result)
 	}
 	testkit.Eventually(t, 5*time.Second, "a passed check", func() bool { return checks("pass") >= 1 })
 	if last, _ := check.lastRequest(); last.URL.Path != "/healthz" {
@@ -588,7 +586,7 @@ func TestRouterActiveHealth(t *testing.T) {
 	if got := checks("fail"); got < 3 {
 		t.Errorf("unhealthy after %v failed checks, want Fall=3", got)
 	}
-	if got := metricValue(t, reg, "tern_upstream_healthy", map[string]string{"pool": "shields", "upstream": home.name}); got != 0 {
+	if got := testkit.Value(t, reg, "tern_upstream_healthy", "pool", "shields", "upstream", home.name); got != 0 {
 		t.Errorf("healthy gauge %v, want 0", got)
 	}
 	before := home.hits.Load()
@@ -842,7 +840,7 @@ func TestMetricsShareRegistry(t *testing.T) {
 	p1.Close()
 	p3.Upstreams()[0].failed(false)
 	for pool, want := range map[string]float64{"one": 1, "two": 1} {
-		if got := metricValue(t, reg, "tern_upstream_healthy", map[string]string{"pool": pool, "upstream": "a"}); got != want {
+		if got := testkit.Value(t, reg, "tern_upstream_healthy", "pool", pool, "upstream", "a"); got != want {
 			t.Errorf("healthy{%s} = %v, want %v", pool, got, want)
 		}
 	}

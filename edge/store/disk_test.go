@@ -454,41 +454,17 @@ func TestDiskEvictsLeastRecentlyUsed(t *testing.T) {
 // given name/value pairs; 0 when there are none.
 func metricValue(t *testing.T, d *Disk, name string, labels ...string) float64 {
 	t.Helper()
-	v, _ := gather(t, d, name, labels...)
-	return v
+	return testkit.Sum(t, gatherer(t, d), name, labels...)
 }
 
-// gather returns the sum of a metric's matching samples and their count.
-func gather(t *testing.T, d *Disk, name string, labels ...string) (sum float64, n int) {
+// gatherer is the registry d's metrics are registered with.
+func gatherer(t *testing.T, d *Disk) prometheus.Gatherer {
 	t.Helper()
 	g, ok := d.met.reg.(prometheus.Gatherer)
 	if !ok {
 		t.Fatalf("registerer %T cannot gather", d.met.reg)
 	}
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					found = found || lp.GetName() == labels[i] && lp.GetValue() == labels[i+1]
-				}
-				if !found {
-					continue next
-				}
-			}
-			n++
-			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-		}
-	}
-	return sum, n
+	return g
 }
 
 // Recency survives a restart: the hits flushed at Close order eviction
@@ -702,7 +678,7 @@ func TestDiskMetricsReopen(t *testing.T) {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}
 	}
-	if _, n := gather(t, d, "tern_store_disk_writes_total"); n != 3 {
+	if n := testkit.Count(t, gatherer(t, d), "tern_store_disk_writes_total"); n != 3 {
 		t.Errorf("tern_store_disk_writes_total has %d series, want ok, error and enospc", n)
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/tern-cdn/tern/internal/testkit"
 	"github.com/tern-cdn/tern/origin/probe"
 	"go.uber.org/goleak"
@@ -103,20 +103,6 @@ func start(t *testing.T, p *probe.Prober) (stop func()) {
 	return stop
 }
 
-// value reads a counter or gauge. (prometheus/testutil would need a module
-// this repo does not require.)
-func value(t *testing.T, m prometheus.Metric) float64 {
-	t.Helper()
-	var d dto.Metric
-	if err := m.Write(&d); err != nil {
-		t.Fatal(err)
-	}
-	if d.Counter != nil {
-		return d.Counter.GetValue()
-	}
-	return d.Gauge.GetValue()
-}
-
 func newProber(t *testing.T, cfg probe.Config, targets []probe.Target, opts probe.Options) *probe.Prober {
 	t.Helper()
 	p, err := probe.New(cfg, targets, opts)
@@ -135,7 +121,7 @@ func TestRiseFall(t *testing.T) {
 	var rec recorder
 	p := newProber(t, probe.Config{Interval: 5 * time.Millisecond, Rise: 3, Fall: 2},
 		[]probe.Target{{Name: "a", URL: e.URL + "/healthz", Pass: pass, Fail: fail, Up: up}}, rec.options())
-	if got := value(t, up); got != 0 {
+	if got := testutil.ToFloat64(up); got != 0 {
 		t.Fatalf("up gauge %v before the first check, want 0", got)
 	}
 	start(t, p)
@@ -145,7 +131,7 @@ func TestRiseFall(t *testing.T) {
 	if c := rec.last(); c.From != probe.Unchecked || c.Passes != 1 || c.Name != "a" || c.Target != 0 {
 		t.Errorf("first change %+v, want unchecked → up after 1 pass", c)
 	}
-	if got := value(t, up); got != 1 {
+	if got := testutil.ToFloat64(up); got != 1 {
 		t.Errorf("up gauge %v, want 1", got)
 	}
 
@@ -154,10 +140,10 @@ func TestRiseFall(t *testing.T) {
 	if c := rec.last(); c.From != probe.Up || c.Fails != 2 || !strings.Contains(c.Why, "503") {
 		t.Errorf("change %+v, want up → down after Fall=2 failures with the status", c)
 	}
-	if got := value(t, fail); got != 2 {
+	if got := testutil.ToFloat64(fail); got != 2 {
 		t.Errorf("fail counter %v at the change, want 2", got)
 	}
-	if got := value(t, up); got != 0 {
+	if got := testutil.ToFloat64(up); got != 0 {
 		t.Errorf("up gauge %v, want 0", got)
 	}
 
