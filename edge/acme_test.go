@@ -133,30 +133,10 @@ func startPebble(t *testing.T, validity uint64) (p *pebble, validate func(httpPo
 func acmeNode(t *testing.T, originURL, extra string, validity uint64, dataDir string) (*pebble, *configs.Topology, *node.Node, int, int) {
 	t.Helper()
 	p, validate := startPebble(t, validity)
-	yaml := fmt.Sprintf(`sites:
-  - name: test
-    hosts: [www.cdn.test]
-    origin: %s
-datacenters:
-  - name: dc
-    lat: 0
-    lon: 0
-    edges:
-      - name: edge-1
-        listen: 127.0.0.1:0
-        tls_listen: 127.0.0.1:0
-        admin: 127.0.0.1:0
-tls:
-  mode: acme
-  acme:
-    directory: %s
-    trusted_roots: %s
-    %s
-`, originURL, p.directory, p.trusted, extra)
-	top, err := configs.Parse("acme.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tp := testkit.OneEdge(originURL)
+	tp.Datacenters[0].Edges[0].TLS = true
+	tp.Extra = fmt.Sprintf("tls:\n  mode: acme\n  acme:\n    directory: %s\n    trusted_roots: %s\n    %s\n", p.directory, p.trusted, extra)
+	top := tp.Parse(t)
 	ref, _ := top.Lookup("edge-1")
 	n, err := node.New(top, ref, node.Options{DataDir: dataDir})
 	if err != nil {
