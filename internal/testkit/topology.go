@@ -22,8 +22,9 @@ type Topology struct {
 	DNS      []Node
 	DNSExtra string
 	// Extra is YAML appended at the top level (cache:, tls:, upstream:,
-	// fleet:…). Every Extra is written unindented; it is indented to its
-	// place.
+	// fleet:…), after the dns section, so lines indented by two spaces
+	// continue that section. Every other Extra is written unindented and
+	// indented to its place.
 	Extra string
 }
 
