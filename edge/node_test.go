@@ -29,13 +29,6 @@ func demoOnFreePorts(t *testing.T) map[string]*node.Node {
 		t.Fatal(err)
 	}
 	top.Origins[0].Root = "../testdata/site"
-	free := func(a configs.Addr) configs.Addr {
-		b, err := configs.ParseAddr(a.Host() + ":0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 8)
 	nodes := map[string]*node.Node{}
@@ -59,7 +52,7 @@ func demoOnFreePorts(t *testing.T) map[string]*node.Node {
 	})
 
 	o := &top.Origins[0]
-	o.Listen, o.Admin = free(o.Listen), free(o.Admin)
+	o.Listen, o.Admin = testkit.FreePort(t, o.Listen), testkit.FreePort(t, o.Admin)
 	on := start(configs.NodeRef{Name: o.Name, Role: configs.RoleOrigin, Origin: o})
 	u, err := configs.ParseURL("http://" + on.Listen)
 	if err != nil {
@@ -71,10 +64,7 @@ func demoOnFreePorts(t *testing.T) map[string]*node.Node {
 			if ref.Role != role {
 				continue
 			}
-			ref.Node.Listen, ref.Node.Admin = free(ref.Node.Listen), free(ref.Node.Admin)
-			if !ref.Node.TLSListen.IsZero() {
-				ref.Node.TLSListen = free(ref.Node.TLSListen)
-			}
+			testkit.OnLoopback(t, top, ref.Name, "")
 			n := start(ref)
 			// Edges built after this find the shield at its real port.
 			ref.Node.Listen, _ = configs.ParseAddr(n.Listen)
@@ -217,9 +207,7 @@ func TestNodeShutdownWaitsForRequests(t *testing.T) {
 		w.Write([]byte("late"))
 	})
 	top.Sites[0].Origin, _ = configs.ParseURL(slow.origin.URL)
-	ref, _ := top.Lookup("shield-1")
-	ref.Node.Listen, _ = configs.ParseAddr("127.0.0.1:0")
-	ref.Node.Admin, _ = configs.ParseAddr("127.0.0.1:0")
+	ref := testkit.OnLoopback(t, top, "shield-1", "127.0.0.1")
 	n, err := node.New(top, ref, node.Options{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -256,10 +244,7 @@ func TestSiteMinTLSVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	top.Sites[0].HTTPS.MinVersion = "1.3"
-	ref, _ := top.Lookup("eu-west-1")
-	ref.Node.Listen, _ = configs.ParseAddr("127.0.1.1:0")
-	ref.Node.Admin, _ = configs.ParseAddr("127.0.1.1:0")
-	ref.Node.TLSListen, _ = configs.ParseAddr("127.0.1.1:0")
+	ref := testkit.OnLoopback(t, top, "eu-west-1", "127.0.1.1")
 	n, err := node.New(top, ref, node.Options{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -293,10 +278,7 @@ func TestNodeUnknownSNIRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref, _ := top.Lookup("eu-west-1")
-	ref.Node.Listen, _ = configs.ParseAddr("127.0.1.1:0")
-	ref.Node.Admin, _ = configs.ParseAddr("127.0.1.1:0")
-	ref.Node.TLSListen, _ = configs.ParseAddr("127.0.1.1:0")
+	ref := testkit.OnLoopback(t, top, "eu-west-1", "127.0.1.1")
 	n, err := node.New(top, ref, node.Options{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)

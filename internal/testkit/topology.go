@@ -156,3 +156,41 @@ func block(indent, yaml string) string {
 	}
 	return strings.Join(lines, "\n") + "\n"
 }
+
+// FreePort returns a on port 0 of its host, so that a node of a topology
+// with fixed ports (configs.Demo) listens where the kernel picks.
+func FreePort(t testing.TB, a configs.Addr) configs.Addr {
+	t.Helper()
+	b, err := configs.ParseAddr(a.Host() + ":0")
+	if err != nil {
+		t.Fatalf("free port for %s: %v", a, err)
+	}
+	return b
+}
+
+// OnLoopback looks up the shield or edge name in top and moves its
+// listen, admin and (when it has one) tls_listen address to port 0 of host
+// ("": of each address's own host). It returns the node's ref.
+func OnLoopback(t testing.TB, top *configs.Topology, name, host string) configs.NodeRef {
+	t.Helper()
+	ref, ok := top.Lookup(name)
+	if !ok || ref.Node == nil {
+		t.Fatalf("no shield or edge %q in the topology", name)
+	}
+	move := func(a configs.Addr) configs.Addr {
+		if host == "" {
+			return FreePort(t, a)
+		}
+		b, err := configs.ParseAddr(host + ":0")
+		if err != nil {
+			t.Fatalf("%s on %s: %v", name, host, err)
+		}
+		return b
+	}
+	n := ref.Node
+	n.Listen, n.Admin = move(n.Listen), move(n.Admin)
+	if !n.TLSListen.IsZero() {
+		n.TLSListen = move(n.TLSListen)
+	}
+	return ref
+}
