@@ -178,10 +178,7 @@ func TestACMEWithPebble(t *testing.T) {
 			}))
 			defer origin.Close()
 			p, _, n, _, tlsPort := acmeNode(t, origin.URL, tt.extra, tt.validity, t.TempDir())
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- n.Run(ctx) }()
-			defer func() { cancel(); <-done }()
+			defer testkit.Run(t, 10*time.Second, n.Run)()
 			if tt.onDemand {
 				time.Sleep(300 * time.Millisecond)
 				if got := p.orders.Load(); got != 0 {
@@ -245,12 +242,7 @@ func TestACMEServesStoredCertificateWhenCAIsDown(t *testing.T) {
 	defer origin.Close()
 	data := t.TempDir()
 	p, top, first, httpPort, tlsPort := acmeNode(t, origin.URL, "", 3600, data)
-	runNode := func(n *node.Node) (stop func()) {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- n.Run(ctx) }()
-		return func() { cancel(); <-done }
-	}
+	runNode := func(n *node.Node) (stop func()) { return testkit.Run(t, 10*time.Second, n.Run) }
 	run := func() (stop func()) {
 		ref, _ := top.Lookup("edge-1")
 		n, err := node.New(top, ref, node.Options{DataDir: data})

@@ -249,10 +249,7 @@ func TestSiteMinTLSVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	defer testkit.Run(t, 10*time.Second, n.Run)()
 	pem, _ := os.ReadFile(n.CARoot)
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
@@ -283,10 +280,7 @@ func TestNodeUnknownSNIRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	defer testkit.Run(t, 10*time.Second, n.Run)()
 	pem, _ := os.ReadFile(n.CARoot)
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)

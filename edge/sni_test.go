@@ -11,6 +11,7 @@ import (
 	"os"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
@@ -43,10 +44,7 @@ func startSNIEdge(t *testing.T, originURL string) (string, *x509.CertPool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	testkit.Run(t, 10*time.Second, n.Run)
 	pem, err := os.ReadFile(n.CARoot)
 	if err != nil {
 		t.Fatal(err)

@@ -101,20 +101,7 @@ func newHealth(t *testing.T, cfg geodns.HealthConfig, dcs []geodns.CheckedDatace
 // run runs h's checks until the test ends, then checks that Run returns.
 func run(t *testing.T, h *geodns.Health) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Errorf("Run did not return 5s after its context ended")
-		}
-	})
+	testkit.Run(t, 5*time.Second, h.Run)
 }
 
 func edgeStatus(t *testing.T, h *geodns.Health, name string) geodns.EdgeHealthStatus {

@@ -160,15 +160,7 @@ func startFleet(t *testing.T, records, extra string) *dnsFleet {
 
 // run runs the fleet's node until the test ends.
 func (f *dnsFleet) run(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- f.node.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("node run: %v", err)
-		}
-	})
+	testkit.Run(t, 10*time.Second, f.node.Run)
 }
 
 // ask sends m over network ("udp" or "tcp") and returns the reply.

@@ -1,7 +1,6 @@
 package probe_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -82,25 +81,7 @@ func (r *recorder) last() probe.Check {
 // cancels Run's context and checks that Run returns nil soon after.
 func start(t *testing.T, p *probe.Prober) (stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run: %v", err)
-				}
-			case <-time.After(5 * time.Second):
-				t.Error("Run did not return 5s after its context ended")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
+	return testkit.Run(t, 5*time.Second, p.Run)
 }
 
 func newProber(t *testing.T, cfg probe.Config, targets []probe.Target, opts probe.Options) *probe.Prober {
