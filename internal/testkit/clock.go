@@ -1,7 +1,7 @@
 package testkit
 
 import (
-	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -11,31 +11,32 @@ var Start = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 // Clock is a settable time source, safe for concurrent use, so that
 // freshness, expiry and damping are tested without sleeping. Pass its Now
 // method wherever the code under test takes a `now func() time.Time`.
+// Make one with NewClock.
 type Clock struct {
-	mu sync.Mutex
-	t  time.Time
+	t atomic.Pointer[time.Time]
 }
 
 // NewClock returns a Clock showing Start.
-func NewClock() *Clock { return &Clock{t: Start} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
+func NewClock() *Clock {
+	c := &Clock{}
+	c.Set(Start)
+	return c
 }
 
-// Advance moves the clock forward by d (backward when d < 0).
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time { return *c.t.Load() }
+
+// Advance moves the clock forward by d (backward when d < 0). Concurrent
+// Advances all count: each retries until it moves the time it read.
 func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+	for {
+		old := c.t.Load()
+		next := old.Add(d)
+		if c.t.CompareAndSwap(old, &next) {
+			return
+		}
+	}
 }
 
 // Set moves the clock to t.
-func (c *Clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
+func (c *Clock) Set(t time.Time) { c.t.Store(&t) }
