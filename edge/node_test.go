@@ -244,15 +244,7 @@ func TestSiteMinTLSVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	top.Sites[0].HTTPS.MinVersion = "1.3"
-	ref := testkit.OnLoopback(t, top, "eu-west-1", "127.0.1.1")
-	n, err := node.New(top, ref, node.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer testkit.Run(t, 10*time.Second, n.Run)()
-	pem, _ := os.ReadFile(n.CARoot)
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(pem)
+	n, roots := startTLSNode(t, top, testkit.OnLoopback(t, top, "eu-west-1", "127.0.1.1"))
 	if c, err := tls.Dial("tcp", n.TLSListen, &tls.Config{RootCAs: roots, ServerName: "www.cdn.test", MaxVersion: tls.VersionTLS12}); err == nil {
 		c.Close()
 		t.Fatal("a TLS 1.2 handshake was accepted for a 1.3-only site")
@@ -275,15 +267,7 @@ func TestNodeUnknownSNIRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := testkit.OnLoopback(t, top, "eu-west-1", "127.0.1.1")
-	n, err := node.New(top, ref, node.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer testkit.Run(t, 10*time.Second, n.Run)()
-	pem, _ := os.ReadFile(n.CARoot)
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(pem)
+	n, roots := startTLSNode(t, top, testkit.OnLoopback(t, top, "eu-west-1", "127.0.1.1"))
 	for _, name := range []string{"evil.example", ""} {
 		expectUnrecognizedName(t, n.TLSListen, roots, name)
 	}

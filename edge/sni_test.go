@@ -17,6 +17,7 @@ import (
 	"github.com/quic-go/quic-go/http3"
 
 	"github.com/tern-cdn/tern/cmd/tern/node"
+	"github.com/tern-cdn/tern/configs"
 	"github.com/tern-cdn/tern/edge"
 	"github.com/tern-cdn/tern/internal/testkit"
 )
@@ -40,6 +41,14 @@ func startSNIEdge(t *testing.T, originURL string) (string, *x509.CertPool) {
 	t.Helper()
 	top := sniTopology(originURL).Parse(t)
 	ref, _ := top.Lookup("edge-1")
+	n, roots := startTLSNode(t, top, ref)
+	return n.TLSListen, roots
+}
+
+// startTLSNode runs the node ref of top (with tls.mode local) until the
+// test ends and returns it and the roots that trust its certificates.
+func startTLSNode(t *testing.T, top *configs.Topology, ref configs.NodeRef) (*node.Node, *x509.CertPool) {
+	t.Helper()
 	n, err := node.New(top, ref, node.Options{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +60,7 @@ func startSNIEdge(t *testing.T, originURL string) (string, *x509.CertPool) {
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
-	return n.TLSListen, roots
+	return n, roots
 }
 
 // sniClient is a client of proto ("h1", "h2", "h3") that always dials addr
