@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/tern-cdn/tern/cmd/tern/node"
 	"github.com/tern-cdn/tern/configs"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // startLoopbackDNS answers every A question with 127.0.0.1, so an ACME
@@ -133,30 +133,10 @@ func startPebble(t *testing.T, validity uint64) (p *pebble, validate func(httpPo
 func acmeNode(t *testing.T, originURL, extra string, validity uint64, dataDir string) (*pebble, *configs.Topology, *node.Node, int, int) {
 	t.Helper()
 	p, validate := startPebble(t, validity)
-	yaml := fmt.Sprintf(`sites:
-  - name: test
-    hosts: [www.cdn.test]
-    origin: %s
-datacenters:
-  - name: dc
-    lat: 0
-    lon: 0
-    edges:
-      - name: edge-1
-        listen: 127.0.0.1:0
-        tls_listen: 127.0.0.1:0
-        admin: 127.0.0.1:0
-tls:
-  mode: acme
-  acme:
-    directory: %s
-    trusted_roots: %s
-    %s
-`, originURL, p.directory, p.trusted, extra)
-	top, err := configs.Parse("acme.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
+	tp := testkit.OneEdge(originURL)
+	tp.Datacenters[0].Edges[0].TLS = true
+	tp.Extra = fmt.Sprintf("tls:\n  mode: acme\n  acme:\n    directory: %s\n    trusted_roots: %s\n    %s\n", p.directory, p.trusted, extra)
+	top := tp.Parse(t)
 	ref, _ := top.Lookup("edge-1")
 	n, err := node.New(top, ref, node.Options{DataDir: dataDir})
 	if err != nil {
@@ -198,10 +178,7 @@ func TestACMEWithPebble(t *testing.T) {
 			}))
 			defer origin.Close()
 			p, _, n, _, tlsPort := acmeNode(t, origin.URL, tt.extra, tt.validity, t.TempDir())
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- n.Run(ctx) }()
-			defer func() { cancel(); <-done }()
+			defer testkit.Run(t, 10*time.Second, n.Run)()
 			if tt.onDemand {
 				time.Sleep(300 * time.Millisecond)
 				if got := p.orders.Load(); got != 0 {
@@ -234,15 +211,14 @@ func TestACMEWithPebble(t *testing.T) {
 			if p.orders.Load() != 1 {
 				t.Errorf("orders placed: %d, want 1", p.orders.Load())
 			}
-			if got := metricLine(t, n.Admin, `tern_edge_acme_events_total{event="cert_obtained"}`); got == "" {
+			if testkit.Count(t, scrape(t, n.Admin), "tern_edge_acme_events_total", "event", "cert_obtained") == 0 {
 				t.Error("no cert_obtained event counted")
 			}
-			if got := metricLine(t, n.Admin, `tern_edge_tls_handshakes_total{protocol="tcp",result="acme"}`); got == "" {
+			if testkit.Count(t, scrape(t, n.Admin), "tern_edge_tls_handshakes_total", "protocol", "tcp", "result", "acme") == 0 {
 				t.Error("no ACME handshake counted")
 			}
-			line := metricLine(t, n.Admin, `tern_edge_tls_certificate_expiry_timestamp_seconds{site="test"}`)
-			if _, v, _ := strings.Cut(line, "} "); v == "" || v == "0" {
-				t.Errorf("certificate expiry gauge: %q", line)
+			if v := testkit.Sum(t, scrape(t, n.Admin), "tern_edge_tls_certificate_expiry_timestamp_seconds", "site", "test"); v == 0 {
+				t.Errorf("certificate expiry gauge: %v", v)
 			}
 			// An unconfigured name: the handshake fails, no order is placed.
 			before := p.orders.Load()
@@ -266,12 +242,7 @@ func TestACMEServesStoredCertificateWhenCAIsDown(t *testing.T) {
 	defer origin.Close()
 	data := t.TempDir()
 	p, top, first, httpPort, tlsPort := acmeNode(t, origin.URL, "", 3600, data)
-	runNode := func(n *node.Node) (stop func()) {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- n.Run(ctx) }()
-		return func() { cancel(); <-done }
-	}
+	runNode := func(n *node.Node) (stop func()) { return testkit.Run(t, 10*time.Second, n.Run) }
 	run := func() (stop func()) {
 		ref, _ := top.Lookup("edge-1")
 		n, err := node.New(top, ref, node.Options{DataDir: data})

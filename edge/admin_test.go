@@ -11,6 +11,7 @@ import (
 
 	"github.com/tern-cdn/tern/cmd/tern/node"
 	"github.com/tern-cdn/tern/configs"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // TestAdminHostChecked: an edge's admin listener answers only requests
@@ -24,9 +25,7 @@ func TestAdminHostChecked(t *testing.T) {
 	}
 	top.Purge = configs.Purge{} // no purge bus: these nodes run without one
 	top.Admin = configs.Admin{} // no token
-	ref, _ := top.Lookup("shield-1")
-	ref.Node.Listen, _ = configs.ParseAddr("127.0.0.1:0")
-	ref.Node.Admin, _ = configs.ParseAddr("127.0.0.1:0")
+	ref := testkit.OnLoopback(t, top, "shield-1", "127.0.0.1")
 	var logs strings.Builder // written by node.New only, before Run
 	n, err := node.New(top, ref, node.Options{DataDir: t.TempDir(), Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"golang.org/x/net/http2/hpack"
 
 	"github.com/tern-cdn/tern/edge"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // slowOrigin answers only once released, and counts the requests that
@@ -139,7 +140,7 @@ func TestH2RapidResetBounded(t *testing.T) {
 	sent, closed := rapidReset(t, addr, roots, pairs)
 	// Once the connection is gone every fill it started must end: the
 	// origin sees each of its requests cancelled.
-	allCancelled := eventually(2*time.Second, func() bool { return o.cancelled.Load() == hs.hits() })
+	allCancelled := testkit.Within(2*time.Second, func() bool { return o.cancelled.Load() == hs.hits() })
 	t.Logf("%d HEADERS+RST_STREAM pairs sent, %d origin fetches, %d cancelled; connection closed: %v", sent, hs.hits(), o.cancelled.Load(), closed)
 	if !allCancelled {
 		t.Errorf("fills left running for nobody: %d of %d origin requests not cancelled", hs.hits()-o.cancelled.Load(), hs.hits())
@@ -195,7 +196,7 @@ func TestH3CancelledRequestsBounded(t *testing.T) {
 			closedErr = err
 		}
 	}
-	allCancelled := eventually(2*time.Second, func() bool { return o.cancelled.Load() == hs.hits() })
+	allCancelled := testkit.Within(2*time.Second, func() bool { return o.cancelled.Load() == hs.hits() })
 	t.Logf("%d requests cancelled, %d origin fetches, %d cancelled; connection error: %v", sent, hs.hits(), o.cancelled.Load(), closedErr)
 	if !allCancelled {
 		t.Errorf("fills left running for nobody: %d of %d origin requests not cancelled", hs.hits()-o.cancelled.Load(), hs.hits())
@@ -206,16 +207,6 @@ func TestH3CancelledRequestsBounded(t *testing.T) {
 	if got := hs.hits(); got > 100 {
 		t.Errorf("origin fetches = %d for %d cancelled requests, want ≤ 100", got, sent)
 	}
-}
-
-// eventually polls cond until it holds or d has passed.
-func eventually(d time.Duration, cond func() bool) bool {
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		if cond() {
-			return true
-		}
-	}
-	return cond()
 }
 
 // abandonGet sends a GET for path to srv and cancels it once the origin
@@ -272,7 +263,7 @@ func TestLastClientGoneCancelsFill(t *testing.T) {
 			if code := abandonGet(t, ts.front.URL, ts.origin, "/x"); code != 0 {
 				t.Fatalf("answered %d before the origin", code)
 			}
-			if !eventually(2*time.Second, func() bool { return o.cancelled.Load() == 1 }) {
+			if !testkit.Within(2*time.Second, func() bool { return o.cancelled.Load() == 1 }) {
 				t.Fatalf("the origin request was not cancelled (%d of %d)", o.cancelled.Load(), ts.origin.hits())
 			}
 			if got := ts.origin.metric("tern_edge_abandoned_fills_total"); got != 1 {
@@ -366,7 +357,7 @@ func TestSparseRangesOnColdObject(t *testing.T) {
 				if round == 0 {
 					// The head's fill goes on storing slice 0 after the
 					// answer, which needed one byte of it: count it all.
-					eventually(5*time.Second, func() bool { return o.sent.Load()-before >= slice })
+					testkit.Within(5*time.Second, func() bool { return o.sent.Load()-before >= slice })
 				}
 				sent := o.sent.Load() - before
 				t.Logf("round %d: %d origin body bytes for a %d byte response", round, sent, len(body))

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tern-cdn/tern/edge"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // rawRequest writes raw bytes to a server listening at addr and returns
@@ -116,17 +117,17 @@ func TestClientGoneDuringFill(t *testing.T) {
 	rec := httptest.NewRecorder()
 	finished := make(chan struct{})
 	go func() { hs.h.ServeHTTP(rec, req); close(finished) }()
-	waitFor(t, func() bool { return hs.hits() == 1 })
+	testkit.Eventually(t, 5*time.Second, "hs.hits() == 1", func() bool { return hs.hits() == 1 })
 	stays := make(chan result, 1)
 	go func() { stays <- hs.get("/x") }()
-	waitFor(t, func() bool { return hs.metric("tern_edge_collapsed_waiters_total") == 1 })
+	testkit.Eventually(t, 5*time.Second, `hs.metric("tern_edge_collapsed_waiters_total") == 1`, func() bool { return hs.metric("tern_edge_collapsed_waiters_total") == 1 })
 	cancel()
 	<-finished
 	close(release)
 	if r := <-stays; r.body != "done" {
 		t.Fatalf("the client that stayed got %d %q", r.code, r.body)
 	}
-	waitFor(t, func() bool {
+	testkit.Eventually(t, 5*time.Second, "the finished body to be served from cache", func() bool {
 		r := hs.get("/x")
 		return r.body == "done" && strings.Contains(r.status(), "hit")
 	})

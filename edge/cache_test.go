@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tern-cdn/tern/edge"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 func TestMissThenHit(t *testing.T) {
@@ -39,7 +40,7 @@ func TestMissThenHit(t *testing.T) {
 // TestStorable checks which responses are stored: each row sends two
 // requests and counts what reaches the origin.
 func TestStorable(t *testing.T) {
-	lm := newClock().Now().Add(-10 * time.Hour).Format(http.TimeFormat)
+	lm := testkit.NewClock().Now().Add(-10 * time.Hour).Format(http.TimeFormat)
 	tests := []struct {
 		name     string
 		status   int
@@ -51,7 +52,7 @@ func TestStorable(t *testing.T) {
 	}{
 		{name: "max-age", status: 200, hdr: []string{"Cache-Control", "max-age=60"}, stored: true},
 		{name: "s-maxage", status: 200, hdr: []string{"Cache-Control", "s-maxage=60"}, stored: true},
-		{name: "expires", status: 200, hdr: []string{"Expires", newClock().Now().Add(time.Minute).Format(http.TimeFormat)}, stored: true},
+		{name: "expires", status: 200, hdr: []string{"Expires", testkit.NewClock().Now().Add(time.Minute).Format(http.TimeFormat)}, stored: true},
 		{name: "invalid expires", status: 200, hdr: []string{"Expires", "0"}, stored: false},
 		{name: "heuristic from last-modified", status: 200, hdr: []string{"Last-Modified", lm}, stored: true},
 		{name: "no freshness no validator", status: 200, stored: false},
@@ -113,7 +114,7 @@ func TestStorable(t *testing.T) {
 // TestFreshnessLifetime checks s-maxage over max-age over Expires over the
 // heuristic by reading the ttl the edge reports on the first hit.
 func TestFreshnessLifetime(t *testing.T) {
-	now := newClock().Now()
+	now := testkit.NewClock().Now()
 	tests := []struct {
 		name string
 		hdr  []string
@@ -179,7 +180,7 @@ func TestAge(t *testing.T) {
 	}
 	// Apparent age: a Date in the past counts when larger than Age.
 	hs2 := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Date", newClock().Now().Add(-40*time.Second).Format(http.TimeFormat))
+		w.Header().Set("Date", testkit.NewClock().Now().Add(-40*time.Second).Format(http.TimeFormat))
 		w.Header().Set("Cache-Control", "max-age=600")
 		w.Write([]byte("x"))
 	})

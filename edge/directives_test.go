@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tern-cdn/tern/edge"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // tiers is one cache in front of an origin, or an edge in front of a
@@ -198,10 +199,10 @@ func TestDirectiveFillsCollapse(t *testing.T) {
 					}()
 				}
 				get(0)
-				waitFor(t, func() bool { return ts.origin.hits() == 1 })
+				testkit.Eventually(t, 5*time.Second, "ts.origin.hits() == 1", func() bool { return ts.origin.hits() == 1 })
 				get(1, "Cache-Control", dir)
 				// The directive request makes its own fetch, at every tier.
-				waitFor(t, func() bool { return ts.origin.hits() == 2 })
+				testkit.Eventually(t, 5*time.Second, "ts.origin.hits() == 2", func() bool { return ts.origin.hits() == 2 })
 				if got := ts.origin.origin.lastHeader().Get("Cache-Control"); got != dir {
 					t.Errorf("%d tiers: origin got Cache-Control %q, want %q", n, got, dir)
 				}
@@ -219,14 +220,14 @@ func TestDirectiveFillsCollapse(t *testing.T) {
 				defer wg.Done()
 				ts.get(t, "/x", "Cache-Control", "no-cache")
 			}()
-			waitFor(t, func() bool { return ts.origin.hits() == 1 })
+			testkit.Eventually(t, 5*time.Second, "ts.origin.hits() == 1", func() bool { return ts.origin.hits() == 1 })
 			done := make(chan string, 1)
 			go func() {
 				resp, _ := ts.get(t, "/x")
 				done <- resp.Header.Get("Cache-Status")
 			}()
 			if n == 1 { // at two tiers the origin count tells
-				waitFor(t, func() bool { return ts.origin.metric("tern_edge_collapsed_waiters_total") >= 1 })
+				testkit.Eventually(t, 5*time.Second, `ts.origin.metric("tern_edge_collapsed_waiters_total") >= 1`, func() bool { return ts.origin.metric("tern_edge_collapsed_waiters_total") >= 1 })
 			}
 			release()
 			status := <-done

@@ -3,6 +3,8 @@ package edge
 import (
 	"testing"
 	"time"
+
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // FailureReason exposes failureReason to the contract test.
@@ -14,15 +16,9 @@ var FailureReason = failureReason
 // whose next request must be a hit wait for this first.
 func (h *Handler) WaitSettled(t testing.TB) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+	testkit.Eventually(t, 10*time.Second, "every fill to finish", func() bool {
 		h.flights.mu.Lock()
-		n := len(h.flights.m)
-		h.flights.mu.Unlock()
-		if n == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d fills still running", n)
-		}
-	}
+		defer h.flights.mu.Unlock()
+		return len(h.flights.m) == 0
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tern-cdn/tern/edge"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // TestHandoffOfASlice: the fill of an object larger than a slice asks for
@@ -89,5 +90,5 @@ func TestHandoffEndsWithItsClient(t *testing.T) {
 	}
 	cancel()
 	resp.Body.Close()
-	waitFor(t, ended.Load)
+	testkit.Eventually(t, 5*time.Second, "the handoff to end", ended.Load)
 }

@@ -17,28 +17,8 @@ import (
 	"github.com/tern-cdn/tern/edge"
 	"github.com/tern-cdn/tern/edge/httpcache"
 	"github.com/tern-cdn/tern/edge/store"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
-
-// clock is a settable time source shared by the edge and the test origin,
-// so freshness is tested without sleeping.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // testOrigin is a loopback origin that counts requests and records the
 // last one's header.
@@ -69,7 +49,7 @@ type harness struct {
 	h      *edge.Handler
 	store  *store.Memory
 	reg    *prometheus.Registry
-	clock  *clock
+	clock  *testkit.Clock
 	client *http.Client
 }
 
@@ -77,7 +57,7 @@ type harness struct {
 // on loopback. Options adjust the edge config.
 func newHarness(t *testing.T, fn http.HandlerFunc, opts ...func(*edge.Config)) *harness {
 	t.Helper()
-	hs := &harness{t: t, clock: newClock(), reg: prometheus.NewRegistry()}
+	hs := &harness{t: t, clock: testkit.NewClock(), reg: prometheus.NewRegistry()}
 	o := &testOrigin{fn: fn}
 	o.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		o.hits.Add(1)
@@ -198,37 +178,7 @@ func fixed(body string, hdr ...string) http.HandlerFunc {
 // whose labels include the given name/value pairs.
 func (hs *harness) metric(name string, labels ...string) float64 {
 	hs.t.Helper()
-	mfs, err := hs.reg.Gather()
-	if err != nil {
-		hs.t.Fatal(err)
-	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-						found = true
-					}
-				}
-				if !found {
-					continue next
-				}
-			}
-			switch {
-			case m.Counter != nil:
-				sum += m.Counter.GetValue()
-			case m.Gauge != nil:
-				sum += m.Gauge.GetValue()
-			}
-		}
-	}
-	return sum
+	return testkit.Sum(hs.t, hs.reg, name, labels...)
 }
 
 func contextWithCancel(t *testing.T) (context.Context, context.CancelFunc) {

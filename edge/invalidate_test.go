@@ -15,6 +15,7 @@ import (
 
 	"github.com/tern-cdn/tern/edge"
 	"github.com/tern-cdn/tern/edge/store"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // stack is one tier (an edge in front of the origin) or two (an edge in
@@ -250,10 +251,7 @@ func TestSoftPurge(t *testing.T) {
 				if swr && !strings.Contains(r.status(), "stale-while-revalidate") {
 					t.Errorf("after a soft purge with stale-while-revalidate: Cache-Status %q, want a stale answer", r.status())
 				}
-				deadline := time.Now().Add(5 * time.Second)
-				for s.hs.hits() == before && time.Now().Before(deadline) {
-					time.Sleep(5 * time.Millisecond)
-				}
+				testkit.Within(5*time.Second, func() bool { return s.hs.hits() != before })
 				for _, h := range s.handlers {
 					h.WaitSettled(t)
 				}

@@ -8,13 +8,15 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tern-cdn/tern/cmd/tern/node"
 	"github.com/tern-cdn/tern/configs"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // demoOnFreePorts loads the demo topology and starts its nodes one by one
@@ -28,13 +30,6 @@ func demoOnFreePorts(t *testing.T) map[string]*node.Node {
 	}
 	top.Purge = configs.Purge{} // no purge bus: these nodes run without one
 	top.Origins[0].Root = "../testdata/site"
-	free := func(a configs.Addr) configs.Addr {
-		b, err := configs.ParseAddr(a.Host() + ":0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 8)
 	nodes := map[string]*node.Node{}
@@ -58,7 +53,7 @@ func demoOnFreePorts(t *testing.T) map[string]*node.Node {
 	})
 
 	o := &top.Origins[0]
-	o.Listen, o.Admin = free(o.Listen), free(o.Admin)
+	o.Listen, o.Admin = testkit.FreePort(t, o.Listen), testkit.FreePort(t, o.Admin)
 	on := start(configs.NodeRef{Name: o.Name, Role: configs.RoleOrigin, Origin: o})
 	u, err := configs.ParseURL("http://" + on.Listen)
 	if err != nil {
@@ -70,10 +65,7 @@ func demoOnFreePorts(t *testing.T) map[string]*node.Node {
 			if ref.Role != role {
 				continue
 			}
-			ref.Node.Listen, ref.Node.Admin = free(ref.Node.Listen), free(ref.Node.Admin)
-			if !ref.Node.TLSListen.IsZero() {
-				ref.Node.TLSListen = free(ref.Node.TLSListen)
-			}
+			testkit.OnLoopback(t, top, ref.Name, "")
 			n := start(ref)
 			// Edges built after this find the shield at its real port.
 			ref.Node.Listen, _ = configs.ParseAddr(n.Listen)
@@ -102,15 +94,10 @@ func fetch(t *testing.T, url string, hdr ...string) (*http.Response, string) {
 	return resp, string(b)
 }
 
-func metricLine(t *testing.T, admin, prefix string) string {
+// scrape reads the metrics a node's admin server exports.
+func scrape(t *testing.T, admin string) prometheus.Gatherer {
 	t.Helper()
-	_, body := fetch(t, "http://"+admin+"/metrics", "Host", admin)
-	for _, l := range strings.Split(body, "\n") {
-		if strings.HasPrefix(l, prefix) {
-			return l
-		}
-	}
-	return ""
+	return testkit.Scrape(t, "http://"+admin+"/metrics")
 }
 
 // TestDemoTopology runs every demo node (origin, shield, three edges) on
@@ -147,8 +134,8 @@ func TestDemoTopology(t *testing.T) {
 		t.Errorf("us-east via shield: %q", got)
 	}
 	// The origin counts a request once it has written all of it.
-	waitFor(t, func() bool {
-		return metricLine(t, origin.Admin, `tern_origin_requests_total{code="2xx"}`) == `tern_origin_requests_total{code="2xx"} 1`
+	testkit.Eventually(t, 5*time.Second, "the origin to count the first request", func() bool {
+		return testkit.Sum(t, scrape(t, origin.Admin), "tern_origin_requests_total", "code", "2xx") == 1
 	})
 
 	resp, body = fetch(t, "http://"+eu.Listen+"/video/demo.mp4", "Range", "bytes=0-99")
@@ -157,26 +144,22 @@ func TestDemoTopology(t *testing.T) {
 	}
 
 	// Unknown host: refused at the edge, nothing upstream.
-	waitFor(t, func() bool {
-		return metricLine(t, origin.Admin, `tern_origin_requests_total{code="2xx"}`) == `tern_origin_requests_total{code="2xx"} 2`
+	testkit.Eventually(t, 5*time.Second, "the origin to count the second request", func() bool {
+		return testkit.Sum(t, scrape(t, origin.Admin), "tern_origin_requests_total", "code", "2xx") == 2
 	})
-	before := metricLine(t, origin.Admin, `tern_origin_requests_total{code="2xx"}`)
+	before := testkit.Sum(t, scrape(t, origin.Admin), "tern_origin_requests_total", "code", "2xx")
 	resp, _ = fetch(t, "http://"+eu.Listen+"/", "Host", "evil.example")
 	if resp.StatusCode != http.StatusMisdirectedRequest {
 		t.Errorf("unknown host: %d", resp.StatusCode)
 	}
-	if after := metricLine(t, origin.Admin, `tern_origin_requests_total{code="2xx"}`); after != before {
-		t.Errorf("unknown host reached the origin: %q -> %q", before, after)
+	if after := testkit.Sum(t, scrape(t, origin.Admin), "tern_origin_requests_total", "code", "2xx"); after != before {
+		t.Errorf("unknown host reached the origin: 2xx responses %v -> %v", before, after)
 	}
 	// The shield counts the video once the edge has read all of it.
-	waitFor(t, func() bool {
-		var misses int
+	testkit.Eventually(t, 5*time.Second, "the shields to count the video miss", func() bool {
+		var misses float64
 		for _, name := range []string{"shield-1", "shield-2"} {
-			line := metricLine(t, nodes[name].Admin, `tern_edge_requests_total{cache="miss",code="2xx"}`)
-			if _, v, ok := strings.Cut(line, "} "); ok {
-				n, _ := strconv.Atoi(v)
-				misses += n
-			}
+			misses += testkit.Sum(t, scrape(t, nodes[name].Admin), "tern_edge_requests_total", "cache", "miss", "code", "2xx")
 		}
 		return misses == 2
 	})
@@ -226,9 +209,7 @@ func TestNodeShutdownWaitsForRequests(t *testing.T) {
 		w.Write([]byte("late"))
 	})
 	top.Sites[0].Origin, _ = configs.ParseURL(slow.origin.URL)
-	ref, _ := top.Lookup("shield-1")
-	ref.Node.Listen, _ = configs.ParseAddr("127.0.0.1:0")
-	ref.Node.Admin, _ = configs.ParseAddr("127.0.0.1:0")
+	ref := testkit.OnLoopback(t, top, "shield-1", "127.0.0.1")
 	n, err := node.New(top, ref, node.Options{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -242,7 +223,7 @@ func TestNodeShutdownWaitsForRequests(t *testing.T) {
 		_, body := fetch(t, "http://"+n.Listen+"/slow")
 		got <- body
 	}()
-	waitFor(t, func() bool { return slow.hits() == 1 })
+	testkit.Eventually(t, 5*time.Second, "slow.hits() == 1", func() bool { return slow.hits() == 1 })
 	cancel()
 	time.Sleep(50 * time.Millisecond) // let Shutdown close the listener
 	close(release)
@@ -266,21 +247,7 @@ func TestSiteMinTLSVersion(t *testing.T) {
 	}
 	top.Purge = configs.Purge{} // no purge bus: these nodes run without one
 	top.Sites[0].HTTPS.MinVersion = "1.3"
-	ref, _ := top.Lookup("eu-west-1")
-	ref.Node.Listen, _ = configs.ParseAddr("127.0.1.1:0")
-	ref.Node.Admin, _ = configs.ParseAddr("127.0.1.1:0")
-	ref.Node.TLSListen, _ = configs.ParseAddr("127.0.1.1:0")
-	n, err := node.New(top, ref, node.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	pem, _ := os.ReadFile(n.CARoot)
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(pem)
+	n, roots := startTLSNode(t, top, testkit.OnLoopback(t, top, "eu-west-1", "127.0.1.1"))
 	if c, err := tls.Dial("tcp", n.TLSListen, &tls.Config{RootCAs: roots, ServerName: "www.cdn.test", MaxVersion: tls.VersionTLS12}); err == nil {
 		c.Close()
 		t.Fatal("a TLS 1.2 handshake was accepted for a 1.3-only site")
@@ -304,21 +271,7 @@ func TestNodeUnknownSNIRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	top.Purge = configs.Purge{} // no purge bus: these nodes run without one
-	ref, _ := top.Lookup("eu-west-1")
-	ref.Node.Listen, _ = configs.ParseAddr("127.0.1.1:0")
-	ref.Node.Admin, _ = configs.ParseAddr("127.0.1.1:0")
-	ref.Node.TLSListen, _ = configs.ParseAddr("127.0.1.1:0")
-	n, err := node.New(top, ref, node.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	pem, _ := os.ReadFile(n.CARoot)
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(pem)
+	n, roots := startTLSNode(t, top, testkit.OnLoopback(t, top, "eu-west-1", "127.0.1.1"))
 	for _, name := range []string{"evil.example", ""} {
 		expectUnrecognizedName(t, n.TLSListen, roots, name)
 	}
@@ -327,7 +280,7 @@ func TestNodeUnknownSNIRefused(t *testing.T) {
 		t.Fatalf("a configured name: %v", err)
 	}
 	c.Close()
-	if got := metricLine(t, n.Admin, `tern_edge_tls_handshakes_total{protocol="quic",result="unknown-name"}`); !strings.HasSuffix(got, " 2") {
-		t.Errorf("QUIC unknown-name handshakes: %q, want 2", got)
+	if got := testkit.Sum(t, scrape(t, n.Admin), "tern_edge_tls_handshakes_total", "protocol", "quic", "result", "unknown-name"); got != 2 {
+		t.Errorf("QUIC unknown-name handshakes: %v, want 2", got)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/tern-cdn/tern/cmd/tern/node"
 	"github.com/tern-cdn/tern/configs"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // childEnv makes the test binary run one node of a topology (for the
@@ -79,30 +79,19 @@ func persistOrigin(t *testing.T) *httptest.Server {
 // persistTopology writes a one-edge topology with a disk tier in front of
 // origin and returns its path.
 func persistTopology(t *testing.T, origin string) string {
-	yaml := fmt.Sprintf(`sites:
-  - name: test
-    hosts: [www.cdn.test]
-    origin: %s
-datacenters:
-  - name: dc
-    lat: 0
-    lon: 0
-    edges:
-      - name: edge-1
-        listen: 127.0.0.1:0
-        admin: 127.0.0.1:0
-cache:
+	t.Helper()
+	tp := testkit.OneEdge(origin)
+	tp.Extra = diskCache
+	return tp.WriteFile(t)
+}
+
+// diskCache is a cache section with a small memory tier and a disk tier.
+const diskCache = `cache:
   memory: 4MiB
   max_object_size: 1MiB
   slice_size: 64KiB
   disk: 64MiB
-`, origin)
-	p := filepath.Join(t.TempDir(), "topology.yaml")
-	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
+`
 
 type childNode struct {
 	cmd  *exec.Cmd

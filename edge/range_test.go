@@ -7,13 +7,15 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 const digits = "0123456789abcdefghijklmnopqrstuvwxyz" // 36 bytes
 
 func TestRanges(t *testing.T) {
 	hs := newHarness(t, fixed(digits, "Cache-Control", "max-age=60", "ETag", `"d"`, "Content-Type", "text/plain",
-		"Last-Modified", newClock().Now().Add(-1e12).Format(http.TimeFormat)))
+		"Last-Modified", testkit.NewClock().Now().Add(-1e12).Format(http.TimeFormat)))
 	tests := []struct {
 		name         string
 		req          []string
@@ -92,7 +94,7 @@ func TestRangeOnMissFetchesWholeObject(t *testing.T) {
 func TestRangePassesThroughForUncacheable(t *testing.T) {
 	hs := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "private")
-		http.ServeContent(w, r, "d.txt", newClock().Now(), strings.NewReader(digits))
+		http.ServeContent(w, r, "d.txt", testkit.NewClock().Now(), strings.NewReader(digits))
 	})
 	for i := 0; i < 2; i++ {
 		if r := hs.get("/d", "Range", "bytes=1-2"); r.code != 206 || r.body != "12" {

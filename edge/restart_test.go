@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"github.com/tern-cdn/tern/edge"
 	"github.com/tern-cdn/tern/edge/httpcache"
 	"github.com/tern-cdn/tern/edge/store"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // versionedOrigin serves body(version) under ETag "v<version>" with
@@ -241,32 +241,11 @@ func TestRevalidatedBodyLostMeanwhile(t *testing.T) {
 // restartTopology is persistTopology with disk-only paths (/d/*) and
 // slices of 64 KiB.
 func restartTopology(t *testing.T, origin string) string {
-	yaml := fmt.Sprintf(`sites:
-  - name: test
-    hosts: [www.cdn.test]
-    origin: %s
-    cache:
-      tiers:
-        - {match: "/d/*", tier: disk}
-datacenters:
-  - name: dc
-    lat: 0
-    lon: 0
-    edges:
-      - name: edge-1
-        listen: 127.0.0.1:0
-        admin: 127.0.0.1:0
-cache:
-  memory: 4MiB
-  max_object_size: 1MiB
-  slice_size: 64KiB
-  disk: 64MiB
-`, origin)
-	p := filepath.Join(t.TempDir(), "topology.yaml")
-	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	t.Helper()
+	tp := testkit.OneEdge(origin)
+	tp.Sites[0].Extra = "cache:\n  tiers:\n    - {match: \"/d/*\", tier: disk}"
+	tp.Extra = diskCache
+	return tp.WriteFile(t)
 }
 
 // TestNodeRevalidatesAfterRestart runs a real node process, stores entries

@@ -11,9 +11,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tern-cdn/tern/cmd/tern/node"
 	"github.com/tern-cdn/tern/configs"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // fleet is a topology of shields and edges running in process, in front
@@ -65,35 +67,20 @@ type fleetSite struct{ name, host, origin string }
 // random fleet secret.
 func startFleetWith(t *testing.T, shields, edges int, o fleetOpts) *fleet {
 	t.Helper()
-	var b strings.Builder
-	b.WriteString("sites:\n")
+	tp := testkit.Topology{Extra: fleetUpstream(o)}
 	for _, s := range o.sites {
-		fmt.Fprintf(&b, "  - name: %s\n    hosts: [%s]\n    origin: %s\n", s.name, s.host, s.origin)
+		tp.Sites = append(tp.Sites, testkit.Site{Name: s.name, Hosts: []string{s.host}, Origin: s.origin})
 	}
-	b.WriteString("datacenters:\n")
 	for i := 0; i < max(shields, edges); i++ {
-		fmt.Fprintf(&b, "  - name: dc%d\n    lat: %d\n    lon: 0\n", i, i)
+		dc := testkit.Datacenter{Name: fmt.Sprintf("dc%d", i), Lat: float64(i)}
 		if i < shields {
-			fmt.Fprintf(&b, "    shields:\n      - name: shield-%d\n        listen: 127.0.0.1:0\n        admin: 127.0.0.1:0\n", i+1)
+			dc.Shields = []testkit.Node{{Name: fmt.Sprintf("shield-%d", i+1)}}
 		}
 		if i < edges {
-			fmt.Fprintf(&b, "    edges:\n      - name: edge-%d\n        listen: 127.0.%d.1:0\n        admin: 127.0.%d.1:0\n", i+1, i+1, i+1)
-			if o.tls {
-				fmt.Fprintf(&b, "        tls_listen: 127.0.%d.1:0\n", i+1)
-			}
+			dc.Edges = []testkit.Node{{Name: fmt.Sprintf("edge-%d", i+1), Host: fmt.Sprintf("127.0.%d.1", i+1), TLS: o.tls}}
 		}
+		tp.Datacenters = append(tp.Datacenters, dc)
 	}
-	if o.tls {
-		b.WriteString("tls:\n  mode: local\n")
-	}
-	b.WriteString("upstream:\n")
-	if o.proto != "" {
-		fmt.Fprintf(&b, "  shield_protocol: %s\n", o.proto)
-	}
-	if o.timeout != "" {
-		fmt.Fprintf(&b, "  timeout: %s\n", o.timeout)
-	}
-	b.WriteString("  health:\n    interval: 100ms\n    rise: 1\n    fall: 1\n    max_fails: 1\n    fail_backoff: 200ms\n")
 	var secret []byte
 	switch o.secretEnv {
 	case "":
@@ -101,12 +88,9 @@ func startFleetWith(t *testing.T, shields, edges int, o fleetOpts) *fleet {
 		rand.Read(secret)
 	case "-":
 	default:
-		fmt.Fprintf(&b, "fleet:\n  secret_env: %s\n", o.secretEnv)
+		tp.Extra += fmt.Sprintf("fleet:\n  secret_env: %s\n", o.secretEnv)
 	}
-	top, err := configs.Parse("fleet.yaml", []byte(b.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	top := tp.Parse(t)
 	if o.topology != nil {
 		o.topology(top)
 	}
@@ -142,6 +126,24 @@ func startFleetWith(t *testing.T, shields, edges int, o fleetOpts) *fleet {
 		}
 	}
 	return f
+}
+
+// fleetUpstream is the top-level YAML of a fleet's tls and upstream
+// settings: quick health checks, and o's protocol and timeout.
+func fleetUpstream(o fleetOpts) string {
+	var b strings.Builder
+	if o.tls {
+		b.WriteString("tls:\n  mode: local\n")
+	}
+	b.WriteString("upstream:\n")
+	if o.proto != "" {
+		fmt.Fprintf(&b, "  shield_protocol: %s\n", o.proto)
+	}
+	if o.timeout != "" {
+		fmt.Fprintf(&b, "  timeout: %s\n", o.timeout)
+	}
+	b.WriteString("  health:\n    interval: 100ms\n    rise: 1\n    fall: 1\n    max_fails: 1\n    fail_backoff: 200ms\n")
+	return b.String()
 }
 
 func (f *fleet) stop(name string) {
@@ -194,7 +196,7 @@ func TestCollapsingAcrossEdges(t *testing.T) {
 			}()
 		}
 	}
-	waitFor(t, func() bool { return hits.Load() >= 1 })
+	testkit.Eventually(t, 5*time.Second, "hits.Load() >= 1", func() bool { return hits.Load() >= 1 })
 	close(release)
 	wg.Wait()
 	if bad.Load() != 0 {

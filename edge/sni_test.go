@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"os"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
@@ -19,57 +19,48 @@ import (
 	"github.com/tern-cdn/tern/cmd/tern/node"
 	"github.com/tern-cdn/tern/configs"
 	"github.com/tern-cdn/tern/edge"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // sniTopology has a lax site (TLS 1.2, two hosts) and a strict one (TLS
 // 1.3 only) behind one edge with HTTPS, both in front of originURL.
-const sniTopology = `
-sites:
-  - name: lax
-    hosts: [www.cdn.test, alias.cdn.test]
-    origin: %[1]s
-  - name: strict
-    hosts: [strict.cdn.test]
-    origin: %[1]s
-    https:
-      min_version: "1.3"
-datacenters:
-  - name: dc
-    lat: 0
-    lon: 0
-    edges:
-      - name: edge-1
-        listen: 127.0.1.1:0
-        admin: 127.0.1.1:0
-        tls_listen: 127.0.1.1:0
-tls:
-  mode: local
-`
+func sniTopology(originURL string) testkit.Topology {
+	return testkit.Topology{
+		Sites: []testkit.Site{
+			{Name: "lax", Hosts: []string{"www.cdn.test", "alias.cdn.test"}, Origin: originURL},
+			{Name: "strict", Hosts: []string{"strict.cdn.test"}, Origin: originURL, Extra: "https:\n  min_version: \"1.3\""},
+		},
+		Datacenters: []testkit.Datacenter{{Name: "dc", Edges: []testkit.Node{{Name: "edge-1", Host: "127.0.1.1", TLS: true}}}},
+		Extra:       "tls:\n  mode: local",
+	}
+}
 
 // startSNIEdge runs an edge of sniTopology and returns its HTTPS address
 // and the roots that trust it.
 func startSNIEdge(t *testing.T, originURL string) (string, *x509.CertPool) {
 	t.Helper()
-	top, err := configs.Parse("sni.yaml", []byte(fmt.Sprintf(sniTopology, originURL)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	top := sniTopology(originURL).Parse(t)
 	ref, _ := top.Lookup("edge-1")
+	n, roots := startTLSNode(t, top, ref)
+	return n.TLSListen, roots
+}
+
+// startTLSNode runs the node ref of top (with tls.mode local) until the
+// test ends and returns it and the roots that trust its certificates.
+func startTLSNode(t *testing.T, top *configs.Topology, ref configs.NodeRef) (*node.Node, *x509.CertPool) {
+	t.Helper()
 	n, err := node.New(top, ref, node.Options{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	testkit.Run(t, 10*time.Second, n.Run)
 	pem, err := os.ReadFile(n.CARoot)
 	if err != nil {
 		t.Fatal(err)
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
-	return n.TLSListen, roots
+	return n, roots
 }
 
 // sniClient is a client of proto ("h1", "h2", "h3") that always dials addr

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tern-cdn/tern/edge"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 func TestStaleWhileRevalidate(t *testing.T) {
@@ -36,7 +37,7 @@ func TestStaleWhileRevalidate(t *testing.T) {
 		}
 	}
 	close(release)
-	waitFor(t, func() bool {
+	testkit.Eventually(t, 5*time.Second, "the revalidated body to be served from cache", func() bool {
 		r := hs.get("/x")
 		return r.body == "2" && strings.Contains(r.status(), "hit")
 	})
@@ -134,19 +135,6 @@ func TestStaleIfErrorOnTimeout(t *testing.T) {
 	}
 }
 
-// waitFor polls cond for up to 5s: background work has no event to wait on.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("condition not met within 5s")
-}
-
 func TestCollapsing(t *testing.T) {
 	const clients = 200
 	body := strings.Repeat("abcdefgh", 64<<10) // 512 KiB
@@ -169,7 +157,7 @@ func TestCollapsing(t *testing.T) {
 		}()
 	}
 	// Let every client reach the edge before the origin answers.
-	waitFor(t, func() bool {
+	testkit.Eventually(t, 5*time.Second, "every client to wait on the collapsed fill", func() bool {
 		return hs.metric("tern_edge_collapsed_waiters_total") >= clients-1
 	})
 	close(release)

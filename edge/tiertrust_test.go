@@ -23,8 +23,8 @@ import (
 	"testing"
 
 	"github.com/tern-cdn/tern/cmd/tern/node"
-	"github.com/tern-cdn/tern/configs"
 	"github.com/tern-cdn/tern/edge"
+	"github.com/tern-cdn/tern/internal/testkit"
 	"github.com/tern-cdn/tern/origin"
 )
 
@@ -441,12 +441,11 @@ func TestFleetSecretFromTopology(t *testing.T) {
 			}
 		})
 	}
-	top, err := configs.Parse("fleet.yaml", []byte("sites:\n  - name: s\n    hosts: [www.cdn.test]\n    origin: http://127.0.0.1:1\n"+
-		"datacenters:\n  - name: dc\n    lat: 0\n    lon: 0\n    edges:\n      - name: e\n        listen: 127.0.0.1:0\n        admin: 127.0.0.1:0\n"+
-		"fleet:\n  secret_env: TERN_TEST_FLEET_SECRET_UNSET\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	top := testkit.Topology{
+		Sites:       []testkit.Site{{Name: "s", Hosts: []string{"www.cdn.test"}, Origin: "http://127.0.0.1:1"}},
+		Datacenters: []testkit.Datacenter{{Name: "dc", Edges: []testkit.Node{{Name: "e"}}}},
+		Extra:       "fleet:\n  secret_env: TERN_TEST_FLEET_SECRET_UNSET",
+	}.Parse(t)
 	ref, _ := top.Lookup("e")
 	if n, err := node.New(top, ref, node.Options{DataDir: t.TempDir(), FleetSecret: []byte("ignored")}); err == nil || !strings.Contains(err.Error(), "fleet.secret_env") {
 		if n != nil {

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // etagOrigin serves version-tagged content and answers If-None-Match with
@@ -62,7 +64,7 @@ func TestRevalidation(t *testing.T) {
 }
 
 func TestRevalidationLastModified(t *testing.T) {
-	lm := newClock().Now().Add(-time.Hour).Format(http.TimeFormat)
+	lm := testkit.NewClock().Now().Add(-time.Hour).Format(http.TimeFormat)
 	hs := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "max-age=10")
 		w.Header().Set("Last-Modified", lm)
@@ -93,7 +95,7 @@ func TestNoCacheResponseRevalidatesEveryTime(t *testing.T) {
 }
 
 func TestClientConditionals(t *testing.T) {
-	lm := newClock().Now().Add(-time.Hour)
+	lm := testkit.NewClock().Now().Add(-time.Hour)
 	hs := newHarness(t, fixed("x", "Cache-Control", "max-age=60", "ETag", `"abc"`, "Last-Modified", lm.Format(http.TimeFormat)))
 	hs.get("/x")
 	tests := []struct {

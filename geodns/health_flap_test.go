@@ -1,24 +1,14 @@
 package geodns_test
 
 import (
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tern-cdn/tern/geodns"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
-
-// fakeClock is a clock moved by hand, safe for concurrent reads.
-type fakeClock struct{ ns atomic.Int64 }
-
-func newFakeClock() *fakeClock {
-	c := &fakeClock{}
-	c.ns.Store(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	return c
-}
-
-func (c *fakeClock) now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // TestHealthFlapDamping flaps an edge on a real loopback health endpoint:
 // every flap doubles the time it is held down (from the rise time, up to
@@ -27,26 +17,26 @@ func (c *fakeClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 func TestHealthFlapDamping(t *testing.T) {
 	t.Parallel()
 	e := startEdge(t)
-	clock := newFakeClock()
-	reg := newMetricsRecorder()
+	clock := testkit.NewClock()
+	reg := prometheus.NewRegistry()
 	cfg := geodns.HealthConfig{Interval: 5 * time.Millisecond, Timeout: 500 * time.Millisecond, Rise: 1, Fall: 1,
 		FlapWindow: time.Minute, FlapHoldMax: 60 * time.Millisecond}
 	h := newHealth(t, cfg, []geodns.CheckedDatacenter{{Name: "dc"}},
 		[]geodns.CheckedEdge{{Name: "e", Datacenter: "dc", URL: e.url()}}, geodns.HealthOptions{Registerer: reg})
-	h.SetClock(clock.now)
+	h.SetClock(clock.Now)
 	run(t, h)
 	usable := func() bool { return h.State().EdgeUsable("e") }
-	waitFor(t, "the edge up", usable)
+	testkit.Eventually(t, 10*time.Second, "the edge up", usable)
 
 	// passesWhileHeld: the endpoint passes, yet the edge stays down.
 	passesWhileHeld := func() {
 		t.Helper()
 		e.mode.Store(edgeOK)
-		waitFor(t, "passing checks", func() bool { return edgeStatus(t, h, "e").ConsecutivePasses >= 3 })
+		testkit.Eventually(t, 10*time.Second, "passing checks", func() bool { return edgeStatus(t, h, "e").ConsecutivePasses >= 3 })
 		if usable() {
 			t.Fatal("a held edge came up")
 		}
-		if got := reg.value(t, "tern_dns_edge_flap_held", "dc", "e"); got != 1 {
+		if got := testkit.Value(t, reg, "tern_dns_edge_flap_held", "datacenter", "dc", "edge", "e"); got != 1 {
 			t.Errorf("flap_held = %v while held", got)
 		}
 	}
@@ -55,24 +45,24 @@ func TestHealthFlapDamping(t *testing.T) {
 	flap := func(n int, hold time.Duration) {
 		t.Helper()
 		e.mode.Store(edgeFailing)
-		waitFor(t, "the edge down", func() bool { return !usable() })
+		testkit.Eventually(t, 10*time.Second, "the edge down", func() bool { return !usable() })
 		st := edgeStatus(t, h, "e")
-		if st.Flaps != n || !st.HeldUntil.Equal(clock.now().Add(hold)) {
+		if st.Flaps != n || !st.HeldUntil.Equal(clock.Now().Add(hold)) {
 			t.Errorf("after flap %d: flaps %d, held until %v, want %d, now+%v", n, st.Flaps, st.HeldUntil, n, hold)
 		}
-		if got := reg.value(t, "tern_dns_edge_flaps_total", "dc", "e"); got != float64(n) {
+		if got := testkit.Value(t, reg, "tern_dns_edge_flaps_total", "datacenter", "dc", "edge", "e"); got != float64(n) {
 			t.Errorf("flaps_total = %v, want %d", got, n)
 		}
 		passesWhileHeld()
-		clock.advance(hold - time.Millisecond)
+		clock.Advance(hold - time.Millisecond)
 		passes := edgeStatus(t, h, "e").ConsecutivePasses
-		waitFor(t, "more passing checks", func() bool { return edgeStatus(t, h, "e").ConsecutivePasses >= passes+2 })
+		testkit.Eventually(t, 10*time.Second, "more passing checks", func() bool { return edgeStatus(t, h, "e").ConsecutivePasses >= passes+2 })
 		if usable() {
 			t.Fatalf("flap %d: up %v before the hold of %v ended", n, time.Millisecond, hold)
 		}
-		clock.advance(time.Millisecond)
-		waitFor(t, "the edge up after its hold", usable)
-		if got := reg.value(t, "tern_dns_edge_flap_held", "dc", "e"); got != 0 {
+		clock.Advance(time.Millisecond)
+		testkit.Eventually(t, 10*time.Second, "the edge up after its hold", usable)
+		if got := testkit.Value(t, reg, "tern_dns_edge_flap_held", "datacenter", "dc", "edge", "e"); got != 0 {
 			t.Errorf("flap_held = %v after the hold", got)
 		}
 		if st := edgeStatus(t, h, "e"); !st.HeldUntil.IsZero() {
@@ -88,19 +78,19 @@ func TestHealthFlapDamping(t *testing.T) {
 
 	// Stable for two windows: the count halves twice (5 → 1); going down
 	// then is no flap, but the remaining count still holds it briefly.
-	clock.advance(2 * cfg.FlapWindow)
+	clock.Advance(2 * cfg.FlapWindow)
 	if st := edgeStatus(t, h, "e"); st.Flaps != 1 {
 		t.Errorf("after two stable windows: flaps %d, want 1", st.Flaps)
 	}
 	e.mode.Store(edgeFailing)
-	waitFor(t, "the edge down", func() bool { return !usable() })
-	if st := edgeStatus(t, h, "e"); st.Flaps != 1 || !st.HeldUntil.Equal(clock.now().Add(10*time.Millisecond)) {
+	testkit.Eventually(t, 10*time.Second, "the edge down", func() bool { return !usable() })
+	if st := edgeStatus(t, h, "e"); st.Flaps != 1 || !st.HeldUntil.Equal(clock.Now().Add(10*time.Millisecond)) {
 		t.Errorf("down after a stable spell: flaps %d, held until %v", st.Flaps, st.HeldUntil)
 	}
-	if got := reg.value(t, "tern_dns_edge_flaps_total", "dc", "e"); got != 5 {
+	if got := testkit.Value(t, reg, "tern_dns_edge_flaps_total", "datacenter", "dc", "edge", "e"); got != 5 {
 		t.Errorf("flaps_total = %v after a down that is no flap, want 5", got)
 	}
-	if got := reg.value(t, "tern_dns_edge_downs_total", "dc", "e"); got != 6 {
+	if got := testkit.Value(t, reg, "tern_dns_edge_downs_total", "datacenter", "dc", "edge", "e"); got != 6 {
 		t.Errorf("downs_total = %v, want 6", got)
 	}
 }

@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 
 	"github.com/tern-cdn/tern/geodns"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // fastHealth checks every 20ms; a healthy loopback edge answers well
@@ -101,32 +101,7 @@ func newHealth(t *testing.T, cfg geodns.HealthConfig, dcs []geodns.CheckedDatace
 // run runs h's checks until the test ends, then checks that Run returns.
 func run(t *testing.T, h *geodns.Health) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Errorf("Run did not return 5s after its context ended")
-		}
-	})
-}
-
-// waitFor polls cond until it holds, failing the test after a deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testkit.Run(t, 5*time.Second, h.Run)
 }
 
 func edgeStatus(t *testing.T, h *geodns.Health, name string) geodns.EdgeHealthStatus {
@@ -145,7 +120,7 @@ func edgeStatus(t *testing.T, h *geodns.Health, name string) geodns.EdgeHealthSt
 // checkedAll waits until every edge has been checked at least once.
 func checkedAll(t *testing.T, h *geodns.Health) {
 	t.Helper()
-	waitFor(t, "a first check of every edge", func() bool {
+	testkit.Eventually(t, 10*time.Second, "a first check of every edge", func() bool {
 		for _, d := range h.Status().Datacenters {
 			for _, e := range d.Edges {
 				if e.LastCheck.IsZero() {
@@ -204,7 +179,7 @@ func TestHealthEdgeFallsAndRises(t *testing.T) {
 	v0 := h.State().Version()
 
 	bad.mode.Store(edgeFailing)
-	waitFor(t, "the failing edge to go down", func() bool { return !h.State().EdgeUsable("bad") })
+	testkit.Eventually(t, 10*time.Second, "the failing edge to go down", func() bool { return !h.State().EdgeUsable("bad") })
 	if n := fails.Load(); n < int64(cfg.Fall) {
 		t.Errorf("down after %d failed checks, want at least Fall=%d", n, cfg.Fall)
 	}
@@ -215,7 +190,7 @@ func TestHealthEdgeFallsAndRises(t *testing.T) {
 	if !s.EdgeUsable("good") || !s.DatacenterUp("dc") {
 		t.Error("the other edge and the data center must stay up")
 	}
-	waitFor(t, "OnChange", func() bool { return changes.Load() >= 1 })
+	testkit.Eventually(t, 10*time.Second, "OnChange", func() bool { return changes.Load() >= 1 })
 	st := edgeStatus(t, h, "bad")
 	if st.Healthy || st.Usable || st.ConsecutiveFails < cfg.Fall || !strings.Contains(st.LastError, "503") {
 		t.Errorf("status of the down edge: %+v", st)
@@ -223,14 +198,14 @@ func TestHealthEdgeFallsAndRises(t *testing.T) {
 
 	v1, c1 := h.State().Version(), changes.Load()
 	bad.mode.Store(edgeOK)
-	waitFor(t, "the edge to come back", func() bool { return h.State().EdgeUsable("bad") })
+	testkit.Eventually(t, 10*time.Second, "the edge to come back", func() bool { return h.State().EdgeUsable("bad") })
 	if n := passes.Load(); n < int64(cfg.Rise) {
 		t.Errorf("up after %d passed checks, want at least Rise=%d", n, cfg.Rise)
 	}
 	if h.State().Version() <= v1 {
 		t.Errorf("Version did not grow when the edge came back")
 	}
-	waitFor(t, "OnChange", func() bool { return changes.Load() > c1 })
+	testkit.Eventually(t, 10*time.Second, "OnChange", func() bool { return changes.Load() > c1 })
 	if n := early.Load(); n > 0 {
 		t.Errorf("the edge flipped before Fall or Rise checks %d times", n)
 	}
@@ -255,7 +230,7 @@ func TestHealthDeadEdge(t *testing.T) {
 		geodns.HealthOptions{})
 	run(t, h)
 	checkedAll(t, h)
-	waitFor(t, "the refusing data center to fail over", func() bool { return !h.State().DatacenterUnchecked("dead") })
+	testkit.Eventually(t, 10*time.Second, "the refusing data center to fail over", func() bool { return !h.State().DatacenterUnchecked("dead") })
 	if h.State().EdgeUsable("d1") || !h.State().DatacenterUp("good") {
 		t.Errorf("after failover: d1 usable %v, good up %v", h.State().EdgeUsable("d1"), h.State().DatacenterUp("good"))
 	}
@@ -287,7 +262,7 @@ func TestHealthHungEdge(t *testing.T) {
 func TestHealthDatacenterMinUp(t *testing.T) {
 	t.Parallel()
 	e := []*testEdge{startEdge(t), startEdge(t), startEdge(t)}
-	reg := newMetricsRecorder()
+	reg := prometheus.NewRegistry()
 	var logs syncBuffer
 	h := newHealth(t, fastHealth,
 		[]geodns.CheckedDatacenter{{Name: "dc", MinUp: 2}},
@@ -301,16 +276,16 @@ func TestHealthDatacenterMinUp(t *testing.T) {
 	checkedAll(t, h)
 
 	e[0].mode.Store(edgeFailing)
-	waitFor(t, "e0 down", func() bool { return !h.State().EdgeUsable("e0") })
+	testkit.Eventually(t, 10*time.Second, "e0 down", func() bool { return !h.State().EdgeUsable("e0") })
 	if !h.State().DatacenterUp("dc") {
 		t.Fatal("data center down with 2 of 3 edges up, MinUp 2")
 	}
 	e[1].mode.Store(edgeFailing)
-	waitFor(t, "the data center down", func() bool { return !h.State().DatacenterUp("dc") })
-	if got := reg.value(t, "tern_dns_datacenter_failovers_total", "dc"); got != 1 {
+	testkit.Eventually(t, 10*time.Second, "the data center down", func() bool { return !h.State().DatacenterUp("dc") })
+	if got := testkit.Value(t, reg, "tern_dns_datacenter_failovers_total", "datacenter", "dc"); got != 1 {
 		t.Errorf("failovers %v, want 1", got)
 	}
-	waitFor(t, "the datacenter-down log", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the datacenter-down log", func() bool {
 		return strings.Contains(logs.String(), `level=ERROR msg="datacenter down" datacenter=dc`)
 	})
 	if st := h.Status().Datacenters[0]; st.Up || st.EdgesUsable != 1 || st.MinUp != 2 {
@@ -318,12 +293,12 @@ func TestHealthDatacenterMinUp(t *testing.T) {
 	}
 
 	e[1].mode.Store(edgeOK)
-	waitFor(t, "the data center back up", func() bool { return h.State().DatacenterUp("dc") })
+	testkit.Eventually(t, 10*time.Second, "the data center back up", func() bool { return h.State().DatacenterUp("dc") })
 	if h.State().EdgeUsable("e0") || !h.State().EdgeUsable("e1") {
 		t.Error("only e1 should have recovered")
 	}
 	// Logs are written just after the state changes.
-	waitFor(t, "the datacenter-up log", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the datacenter-up log", func() bool {
 		return strings.Contains(logs.String(), `level=INFO msg="datacenter up" datacenter=dc`)
 	})
 }
@@ -345,7 +320,7 @@ func TestHealthDrain(t *testing.T) {
 	run(t, h)
 	checkedAll(t, h)
 	// The first checks changed the state: let their OnChange calls end.
-	waitFor(t, "OnChange to see the checked state", func() bool { return seen.Load() == h.State().Version() })
+	testkit.Eventually(t, 10*time.Second, "OnChange to see the checked state", func() bool { return seen.Load() == h.State().Version() })
 
 	drain := func(kind, name string, drained bool) {
 		t.Helper()
@@ -402,17 +377,17 @@ func TestHealthMetrics(t *testing.T) {
 	t.Parallel()
 	ok, failing := startEdge(t), startEdge(t)
 	failing.mode.Store(edgeFailing)
-	m := newMetricsRecorder()
+	m := prometheus.NewRegistry()
 	h := newHealth(t, fastHealth,
 		[]geodns.CheckedDatacenter{{Name: "dc"}},
 		[]geodns.CheckedEdge{{Name: "ok", Datacenter: "dc", URL: ok.url()}, {Name: "failing", Datacenter: "dc", URL: failing.url()}},
 		geodns.HealthOptions{Registerer: m})
 	// Per edge healthy, drained, downs, flaps, flap held, and checks pass
 	// and fail; per data center up, drained and failovers.
-	if n := m.series(t); n != 2*7+3 {
+	if n := testkit.Series(t, m); n != 2*7+3 {
 		t.Errorf("a fresh Health exports %d series, want every label set of every metric", n)
 	}
-	if got := m.value(t, "tern_dns_edge_healthy", "dc", "failing"); got != 0 {
+	if got := testkit.Value(t, m, "tern_dns_edge_healthy", "datacenter", "dc", "edge", "failing"); got != 0 {
 		t.Errorf("edge_healthy before any check = %v, want 0 (unchecked)", got)
 	}
 	run(t, h)
@@ -423,38 +398,38 @@ func TestHealthMetrics(t *testing.T) {
 		labels []string
 		want   float64
 	}{
-		{"tern_dns_edge_healthy", []string{"dc", "ok"}, 1},
-		{"tern_dns_edge_healthy", []string{"dc", "failing"}, 0},
-		{"tern_dns_edge_drained", []string{"dc", "ok"}, 0},
-		{"tern_dns_edge_downs_total", []string{"dc", "ok"}, 0},
-		{"tern_dns_edge_downs_total", []string{"dc", "failing"}, 1},
-		{"tern_dns_datacenter_up", []string{"dc"}, 1},
-		{"tern_dns_datacenter_drained", []string{"dc"}, 0},
-		{"tern_dns_datacenter_failovers_total", []string{"dc"}, 0},
-		{"tern_dns_health_checks_total", []string{"ok", "fail"}, 0},
-		{"tern_dns_health_checks_total", []string{"failing", "pass"}, 0},
+		{"tern_dns_edge_healthy", []string{"datacenter", "dc", "edge", "ok"}, 1},
+		{"tern_dns_edge_healthy", []string{"datacenter", "dc", "edge", "failing"}, 0},
+		{"tern_dns_edge_drained", []string{"datacenter", "dc", "edge", "ok"}, 0},
+		{"tern_dns_edge_downs_total", []string{"datacenter", "dc", "edge", "ok"}, 0},
+		{"tern_dns_edge_downs_total", []string{"datacenter", "dc", "edge", "failing"}, 1},
+		{"tern_dns_datacenter_up", []string{"datacenter", "dc"}, 1},
+		{"tern_dns_datacenter_drained", []string{"datacenter", "dc"}, 0},
+		{"tern_dns_datacenter_failovers_total", []string{"datacenter", "dc"}, 0},
+		{"tern_dns_health_checks_total", []string{"edge", "ok", "result", "fail"}, 0},
+		{"tern_dns_health_checks_total", []string{"edge", "failing", "result", "pass"}, 0},
 	} {
-		if got := m.value(t, c.name, c.labels...); got != c.want {
+		if got := testkit.Value(t, m, c.name, c.labels...); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
-	if got := m.value(t, "tern_dns_health_checks_total", "failing", "fail"); got < 1 {
+	if got := testkit.Value(t, m, "tern_dns_health_checks_total", "edge", "failing", "result", "fail"); got < 1 {
 		t.Errorf("failing edge's failed checks = %v, want at least 1 (the first check decides)", got)
 	}
-	if got := m.value(t, "tern_dns_health_checks_total", "ok", "pass"); got < 1 {
+	if got := testkit.Value(t, m, "tern_dns_health_checks_total", "edge", "ok", "result", "pass"); got < 1 {
 		t.Errorf("ok edge's passed checks = %v", got)
 	}
 
 	if err := h.SetDrain(geodns.DrainEdge, "ok", true); err != nil {
 		t.Fatal(err)
 	}
-	if got := m.value(t, "tern_dns_edge_drained", "dc", "ok"); got != 1 {
+	if got := testkit.Value(t, m, "tern_dns_edge_drained", "datacenter", "dc", "edge", "ok"); got != 1 {
 		t.Errorf("edge_drained = %v after a drain", got)
 	}
-	if got := m.value(t, "tern_dns_datacenter_up", "dc"); got != 0 {
+	if got := testkit.Value(t, m, "tern_dns_datacenter_up", "datacenter", "dc"); got != 0 {
 		t.Errorf("datacenter_up = %v with no usable edge", got)
 	}
-	if got := m.value(t, "tern_dns_datacenter_failovers_total", "dc"); got != 1 {
+	if got := testkit.Value(t, m, "tern_dns_datacenter_failovers_total", "datacenter", "dc"); got != 1 {
 		t.Errorf("failovers = %v, want 1", got)
 	}
 	if err := h.SetDrain(geodns.DrainEdge, "ok", false); err != nil {
@@ -463,94 +438,12 @@ func TestHealthMetrics(t *testing.T) {
 	if err := h.SetDrain(geodns.DrainDatacenter, "dc", true); err != nil {
 		t.Fatal(err)
 	}
-	if got := m.value(t, "tern_dns_datacenter_drained", "dc"); got != 1 {
+	if got := testkit.Value(t, m, "tern_dns_datacenter_drained", "datacenter", "dc"); got != 1 {
 		t.Errorf("datacenter_drained = %v after a drain", got)
 	}
-	if got := m.value(t, "tern_dns_datacenter_failovers_total", "dc"); got != 2 {
+	if got := testkit.Value(t, m, "tern_dns_datacenter_failovers_total", "datacenter", "dc"); got != 2 {
 		t.Errorf("failovers = %v, want 2", got)
 	}
-}
-
-// metricsRecorder is a fresh registry that remembers what is registered
-// with it, so that tests can read single series the way
-// prometheus/testutil.ToFloat64 does. (testutil itself needs a module,
-// kylelemons/godebug, that go.mod does not list.)
-type metricsRecorder struct {
-	*prometheus.Registry
-	mu sync.Mutex
-	cs map[string]prometheus.Collector // by metric name
-}
-
-func newMetricsRecorder() *metricsRecorder {
-	return &metricsRecorder{Registry: prometheus.NewRegistry(), cs: make(map[string]prometheus.Collector)}
-}
-
-func (r *metricsRecorder) Register(c prometheus.Collector) error {
-	if err := r.Registry.Register(c); err != nil {
-		return err
-	}
-	descs := make(chan *prometheus.Desc, 1)
-	go func() { c.Describe(descs); close(descs) }()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for d := range descs {
-		// Desc has no name getter; its String is `Desc{fqName: "name", ...`.
-		name, _, _ := strings.Cut(strings.TrimPrefix(d.String(), `Desc{fqName: "`), `"`)
-		r.cs[name] = c
-	}
-	return nil
-}
-
-func (r *metricsRecorder) MustRegister(cs ...prometheus.Collector) {
-	for _, c := range cs {
-		if err := r.Register(c); err != nil {
-			panic(err)
-		}
-	}
-}
-
-// series counts the series the registry exports.
-func (r *metricsRecorder) series(t *testing.T) int {
-	t.Helper()
-	mfs, err := r.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, mf := range mfs {
-		n += len(mf.GetMetric())
-	}
-	return n
-}
-
-// value returns the value of the series name{labels...}, a gauge or a
-// counter.
-func (r *metricsRecorder) value(t *testing.T, name string, labels ...string) float64 {
-	t.Helper()
-	r.mu.Lock()
-	c := r.cs[name]
-	r.mu.Unlock()
-	var m prometheus.Metric
-	var err error
-	switch v := c.(type) {
-	case *prometheus.GaugeVec:
-		m, err = v.GetMetricWithLabelValues(labels...)
-	case *prometheus.CounterVec:
-		m, err = v.GetMetricWithLabelValues(labels...)
-	default:
-		t.Fatalf("%s: registered %T", name, c)
-	}
-	if err != nil {
-		t.Fatalf("%s%v: %v", name, labels, err)
-	}
-	var pb dto.Metric
-	if err := m.Write(&pb); err != nil {
-		t.Fatalf("%s%v: %v", name, labels, err)
-	}
-	if pb.Counter != nil {
-		return pb.Counter.GetValue()
-	}
-	return pb.Gauge.GetValue()
 }
 
 func TestHealthRunStops(t *testing.T) {

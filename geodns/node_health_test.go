@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // TestFreshNodeUncheckedTTL: until an edge's first check ends, answers
@@ -60,20 +61,14 @@ func TestFreshNodeUncheckedTTL(t *testing.T) {
 			e.release()
 		}
 	}
-	deadline := time.Now().Add(4 * time.Second) // before the hung check times out
-	for {
+	// Within 4s: before the hung check times out.
+	testkit.Eventually(t, 4*time.Second, "the us client's full TTL after us-east passed its checks", func() bool {
 		ttl, got := ttlOf(us, dns.TypeA, "udp")
-		if ttl == full && len(got) == 2 {
-			break
-		}
-		if ttl == full {
+		if ttl == full && len(got) != 2 {
 			t.Fatalf("us client got %v with the full TTL before both us-east edges were checked", got)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("us client TTL still %d after us-east passed its checks", ttl)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return ttl == full
+	})
 	for _, network := range []string{"udp", "tcp"} {
 		if ttl, got := ttlOf(eu, dns.TypeA, network); ttl != short || len(got) != 2 || got[0] != "192.0.2.21" {
 			t.Errorf("%s, eu-west unchecked: eu client got %v TTL %d, want us-east, TTL %d", network, got, ttl, short)
@@ -84,17 +79,10 @@ func TestFreshNodeUncheckedTTL(t *testing.T) {
 	// answer gets the full TTL.
 	f.edges["eu-west-1"].up.Store(false)
 	f.edges["eu-west-1"].release()
-	deadline = time.Now().Add(5 * time.Second)
-	for {
+	testkit.Eventually(t, 5*time.Second, "the eu client's two us-east edges with the full TTL after eu-west failed its check", func() bool {
 		ttl, got := ttlOf(eu, dns.TypeA, "udp")
-		if ttl == full && len(got) == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("eu client: %v TTL %d after eu-west failed its check", got, ttl)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return ttl == full && len(got) == 2
+	})
 	if ttl, _ := ttlOf(eu, dns.TypeA, "tcp"); ttl != full {
 		t.Errorf("tcp: TTL %d once every edge is checked, want %d", ttl, full)
 	}
@@ -111,12 +99,12 @@ func TestBadVersMetric(t *testing.T) {
 		t.Fatalf("rcode %d, want BADVERS", r.Rcode)
 	}
 	want := `tern_dns_queries_total{qtype="A",rcode="BADVERS"} 1`
-	deadline := time.Now().Add(5 * time.Second)
-	metrics := getJSON(t, "http://"+f.admin+"/metrics")
-	for !strings.Contains(metrics, want) && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond) // the worker flushes its tally after the reply
+	// The worker flushes its tally after the reply.
+	var metrics string
+	testkit.Within(5*time.Second, func() bool {
 		metrics = getJSON(t, "http://"+f.admin+"/metrics")
-	}
+		return strings.Contains(metrics, want)
+	})
 	if !strings.Contains(metrics, want) {
 		t.Errorf("metrics lack %s", want)
 	}

@@ -9,56 +9,55 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/tern-cdn/tern/configs"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
-// testZoneYAML is a topology whose dns section the Responder tests use.
-const testZoneYAML = `
-sites:
-  - {name: s, hosts: [www.cdn.test], origin: "http://127.0.0.1:9"}
-datacenters:
-  - name: eu-west
-    lat: 50.11
-    lon: 8.68
-    edges:
-      - {name: eu-west-1, listen: 127.0.0.1:0, admin: 127.0.0.1:1, public: [192.0.2.11, 2001:db8:1::11]}
-  - name: us-east
-    lat: 39.04
-    lon: -77.49
-    edges:
-      - {name: us-east-1, listen: 127.0.0.1:0, admin: 127.0.0.1:2, public: [192.0.2.21], weight: 2}
-      - {name: us-east-2, listen: 127.0.0.1:0, admin: 127.0.0.1:3, public: [192.0.2.22]}
-dns:
-  geoip: [../testdata/geoip/tern-test-city.mmdb]
-  networks:
-    - {network: 100.64.0.0/10, datacenter: us-east}
-  zones:
-    - name: cdn.test
-      ns:
-        - {name: ns1.cdn.test, addresses: [192.0.2.53]}
-      records:
-        - '@ IN TXT "tern"'
-        - "@ IN MX 10 mail.cdn.test."
-        - "mail IN A 192.0.2.25"
-        - "static IN CNAME www"
-        - "x.y IN TXT deep"
-        - "www.sub IN A 192.0.2.99"
-      geo:
-        - name: www
-    - name: sub.cdn.test
-      ns:
-        - {name: ns1.sub.cdn.test, addresses: [192.0.2.54]}
-      records:
-        - "www IN A 192.0.2.77"
-        - "@ IN TXT child"
+// testZoneDNS is the dns section of testZone.
+const testZoneDNS = `
+geoip: [../testdata/geoip/tern-test-city.mmdb]
+networks:
+  - {network: 100.64.0.0/10, datacenter: us-east}
+zones:
+  - name: cdn.test
+    ns:
+      - {name: ns1.cdn.test, addresses: [192.0.2.53]}
+    records:
+      - '@ IN TXT "tern"'
+      - "@ IN MX 10 mail.cdn.test."
+      - "mail IN A 192.0.2.25"
+      - "static IN CNAME www"
+      - "x.y IN TXT deep"
+      - "www.sub IN A 192.0.2.99"
+    geo:
+      - name: www
+  - name: sub.cdn.test
+    ns:
+      - {name: ns1.sub.cdn.test, addresses: [192.0.2.54]}
+    records:
+      - "www IN A 192.0.2.77"
+      - "@ IN TXT child"
 `
 
-// newTestResponder builds a Responder from testZoneYAML, every edge up.
-func newTestResponder(t testing.TB) *Responder {
-	topo, err := configs.Parse("test.yaml", []byte(testZoneYAML))
-	if err != nil {
-		t.Fatal(err)
+// testZone is a topology whose dns section the Responder tests use; the
+// edges' admin addresses are never dialled.
+func testZone() testkit.Topology {
+	return testkit.Topology{
+		Sites: []testkit.Site{{Name: "s", Hosts: []string{"www.cdn.test"}, Origin: "http://127.0.0.1:9"}},
+		Datacenters: []testkit.Datacenter{
+			{Name: "eu-west", Lat: 50.11, Lon: 8.68,
+				Edges: []testkit.Node{{Name: "eu-west-1", Admin: "127.0.0.1:1", Extra: "public: [192.0.2.11, 2001:db8:1::11]"}}},
+			{Name: "us-east", Lat: 39.04, Lon: -77.49, Edges: []testkit.Node{
+				{Name: "us-east-1", Admin: "127.0.0.1:2", Extra: "public: [192.0.2.21], weight: 2"},
+				{Name: "us-east-2", Admin: "127.0.0.1:3", Extra: "public: [192.0.2.22]"},
+			}},
+		},
+		DNSExtra: testZoneDNS,
 	}
+}
+
+// newTestResponder builds a Responder from testZone, every edge up.
+func newTestResponder(t testing.TB) *Responder {
+	topo := testZone().Parse(t)
 	d := &topo.DNS
 	var overrides []Override
 	for _, n := range d.Networks {

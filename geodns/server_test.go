@@ -20,7 +20,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/tern-cdn/tern/cmd/tern/node"
-	"github.com/tern-cdn/tern/configs"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // fleetEdge is an edge's admin listener: a real HTTP server whose /healthz
@@ -70,39 +70,10 @@ type dnsFleet struct {
 	edges map[string]*fleetEdge
 }
 
-// fleetYAML is the topology; %s are the admin addresses of the edges and
-// the extra dns settings.
-const fleetYAML = `
-sites:
-  - name: s
-    hosts: [www.cdn.test]
-    origin: http://127.0.0.1:9
-datacenters:
-  - name: eu-west
-    country: DE
-    continent: EU
-    lat: 50.11
-    lon: 8.68
-    edges:
-      - {name: eu-west-1, listen: 127.0.0.1:0, admin: %s, public: [192.0.2.11, 2001:db8:1::11]}
-  - name: us-east
-    country: US
-    continent: NA
-    lat: 39.04
-    lon: -77.49
-    edges:
-      - {name: us-east-1, listen: 127.0.0.1:0, admin: %s, public: [192.0.2.21], weight: 3}
-      - {name: us-east-2, listen: 127.0.0.1:0, admin: %s, public: [192.0.2.22], weight: 1}
-  - name: ap-southeast
-    country: SG
-    continent: AS
-    lat: 1.35
-    lon: 103.82
-    edges:
-      - {name: ap-southeast-1, listen: 127.0.0.1:0, admin: %s, public: [192.0.2.31]}
-dns:
-  nodes:
-    - {name: dns-1, listen: 127.0.0.1:0, admin: 127.0.0.1:0}
+// fleetDNS is the dns section of the fleet after its node; %s are the
+// extra records and the extra settings (dns ones indented by two spaces,
+// top-level ones not).
+const fleetDNS = `
   geoip: [../testdata/geoip/tern-test-city.mmdb]
   default_order: [eu-west, us-east, ap-southeast]
   zones:
@@ -125,29 +96,48 @@ dns:
 %s
 `
 
+// fleetTopology is three data centers, four edges (their health endpoints
+// at admins, by name) and the node dns-1, all on loopback; dns is YAML
+// that follows the dns node (fleetDNS).
+func fleetTopology(admins map[string]string, dns string) testkit.Topology {
+	edge := func(name, public string) testkit.Node {
+		return testkit.Node{Name: name, Admin: admins[name], Extra: public}
+	}
+	return testkit.Topology{
+		Sites: []testkit.Site{{Name: "s", Hosts: []string{"www.cdn.test"}, Origin: "http://127.0.0.1:9"}},
+		Datacenters: []testkit.Datacenter{
+			{Name: "eu-west", Lat: 50.11, Lon: 8.68, Extra: "country: DE\ncontinent: EU",
+				Edges: []testkit.Node{edge("eu-west-1", "public: [192.0.2.11, 2001:db8:1::11]")}},
+			{Name: "us-east", Lat: 39.04, Lon: -77.49, Extra: "country: US\ncontinent: NA",
+				Edges: []testkit.Node{edge("us-east-1", "public: [192.0.2.21], weight: 3"), edge("us-east-2", "public: [192.0.2.22], weight: 1")}},
+			{Name: "ap-southeast", Lat: 1.35, Lon: 103.82, Extra: "country: SG\ncontinent: AS",
+				Edges: []testkit.Node{edge("ap-southeast-1", "public: [192.0.2.31]")}},
+		},
+		DNS:   []testkit.Node{{Name: "dns-1"}},
+		Extra: dns,
+	}
+}
+
 // newFleet builds the dns node of fleetYAML (records and extra added) in
 // front of four real health endpoints; it does not run it yet.
 func newFleet(t *testing.T, records, extra string) *dnsFleet {
 	t.Helper()
 	f := &dnsFleet{edges: map[string]*fleetEdge{}}
-	var admins []any
+	admins := map[string]string{}
 	for _, name := range []string{"eu-west-1", "us-east-1", "us-east-2", "ap-southeast-1"} {
 		e := startFleetEdge(t)
 		f.edges[name] = e
-		admins = append(admins, e.addr())
+		admins[name] = e.addr()
 	}
 	if !strings.Contains(extra, "  health:") {
 		extra += "\n  health: {interval: 50ms, timeout: 500ms, rise: 2, fall: 2}"
 	}
-	doc := fmt.Sprintf(fleetYAML, append(admins, records, extra)...)
-	topo, err := configs.Parse("fleet.yaml", []byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
+	topo := fleetTopology(admins, fmt.Sprintf(fleetDNS, records, extra)).Parse(t)
 	ref, ok := topo.Lookup("dns-1")
 	if !ok {
 		t.Fatal("no dns-1")
 	}
+	var err error
 	f.node, err = node.New(topo, ref, node.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -162,27 +152,15 @@ func startFleet(t *testing.T, records, extra string) *dnsFleet {
 	t.Helper()
 	f := newFleet(t, records, extra)
 	f.run(t)
-	deadline := time.Now().Add(10 * time.Second)
-	for strings.Contains(getJSON(t, "http://"+f.admin+"/status"), `"checked": false`) {
-		if time.Now().After(deadline) {
-			t.Fatal("edges not checked within 10s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, "every edge to be checked", func() bool {
+		return !strings.Contains(getJSON(t, "http://"+f.admin+"/status"), `"checked": false`)
+	})
 	return f
 }
 
 // run runs the fleet's node until the test ends.
 func (f *dnsFleet) run(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- f.node.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("node run: %v", err)
-		}
-	})
+	testkit.Run(t, 10*time.Second, f.node.Run)
 }
 
 // ask sends m over network ("udp" or "tcp") and returns the reply.

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // shieldTier is three shields in front of one origin, and a Router over
@@ -22,12 +24,12 @@ type shieldTier struct {
 	pool    *Pool
 	router  *Router
 	reg     *prometheus.Registry
-	clock   *fakeClock
+	clock   *testkit.Clock
 }
 
 func newShieldTier(t *testing.T, hc HealthConfig) *shieldTier {
 	t.Helper()
-	st := &shieldTier{origin: newBackend(t, "origin"), reg: prometheus.NewRegistry(), clock: newFakeClock()}
+	st := &shieldTier{origin: newBackend(t, "origin"), reg: prometheus.NewRegistry(), clock: testkit.NewClock()}
 	for i := range 3 {
 		s := newBackend(t, fmt.Sprintf("shield-%d", i))
 		s.proxy(t, st.origin.URL)
@@ -94,7 +96,7 @@ func TestRouterHomeShield(t *testing.T) {
 	if got := st.origin.hits.Load(); got != 150 {
 		t.Errorf("origin got %d requests, want 150 (each through one shield)", got)
 	}
-	if got := metricValue(t, st.reg, "tern_upstream_failovers_total", map[string]string{"pool": "shields"}); got > 0 {
+	if got := testkit.Sum(t, st.reg, "tern_upstream_failovers_total", "pool", "shields"); got > 0 {
 		t.Errorf("failovers_total = %v, want none", got)
 	}
 }
@@ -117,29 +119,26 @@ func TestRouterShieldDownFailsOver(t *testing.T) {
 	if got := order[2].hits.Load(); got != 0 {
 		t.Errorf("third choice got %d requests, want 0", got)
 	}
-	home := map[string]string{"pool": "shields", "upstream": order[0].name}
+	home := []string{"pool", "shields", "upstream", order[0].name}
 	// Three refused connections hold it down (MaxFails 3); then it is skipped.
-	if got := metricValue(t, st.reg, "tern_upstream_requests_total", with(home, "result", "failover")); got != 3 {
+	if got := testkit.Value(t, st.reg, "tern_upstream_requests_total", with(home, "result", "failover")...); got != 3 {
 		t.Errorf("requests_total{%s,failover} = %v, want 3", order[0].name, got)
 	}
-	if got := metricValue(t, st.reg, "tern_upstream_failovers_total", map[string]string{"pool": "shields"}); got != 3 {
+	if got := testkit.Value(t, st.reg, "tern_upstream_failovers_total", "pool", "shields"); got != 3 {
 		t.Errorf("failovers_total = %v, want 3", got)
 	}
-	if got := metricValue(t, st.reg, "tern_upstream_healthy", home); got != 0 {
+	if got := testkit.Value(t, st.reg, "tern_upstream_healthy", home...); got != 0 {
 		t.Errorf("healthy{%s} = %v, want 0", order[0].name, got)
 	}
-	second := map[string]string{"pool": "shields", "upstream": order[1].name}
-	if got := metricValue(t, st.reg, "tern_upstream_requests_total", with(second, "result", "ok")); got != 5 {
+	second := []string{"pool", "shields", "upstream", order[1].name}
+	if got := testkit.Value(t, st.reg, "tern_upstream_requests_total", with(second, "result", "ok")...); got != 5 {
 		t.Errorf("requests_total{%s,ok} = %v, want 5", order[1].name, got)
 	}
 }
 
-func with(m map[string]string, k, v string) map[string]string {
-	out := map[string]string{k: v}
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
+// with is the label pairs m plus k=v.
+func with(m []string, k, v string) []string {
+	return append(slices.Clip(m), k, v)
 }
 
 func TestRouterAllShieldsDownGoesToOrigin(t *testing.T) {
@@ -201,13 +200,13 @@ func TestRouterOriginPool(t *testing.T) {
 	if code, by, _ := get(t, r, req); code != http.StatusServiceUnavailable || by != "o1" {
 		t.Fatalf("%d from %q, want o1's 503", code, by)
 	}
-	if got := metricValue(t, reg, "tern_upstream_requests_total", map[string]string{"pool": "site-img", "upstream": "o1", "result": "ok"}); got != 1 {
+	if got := testkit.Value(t, reg, "tern_upstream_requests_total", "pool", "site-img", "upstream", "o1", "result", "ok"); got != 1 {
 		t.Errorf("requests_total{site-img,o1,ok} = %v, want 1: the only origin's 503 is its answer", got)
 	}
 	if s := single.Upstreams()[0].Status(); s.ConsecutiveFails != 0 {
 		t.Errorf("the only origin counted %d failures for its own answer", s.ConsecutiveFails)
 	}
-	if got := metricValue(t, reg, "tern_upstream_failovers_total", map[string]string{"pool": "site-www"}); got != 1 {
+	if got := testkit.Value(t, reg, "tern_upstream_failovers_total", "pool", "site-www"); got != 1 {
 		t.Errorf("failovers_total{site-www} = %v, want 1", got)
 	}
 
@@ -279,11 +278,11 @@ func TestRouterShieldUpstreamErrorGoesToOrigin(t *testing.T) {
 	if got := st.origin.hits.Load(); got != 1 {
 		t.Errorf("origin hits %d, want 1", got)
 	}
-	hl := map[string]string{"pool": "shields", "upstream": home.name}
-	if got := metricValue(t, st.reg, "tern_upstream_requests_total", with(hl, "result", "failover")); got != 1 {
+	hl := []string{"pool", "shields", "upstream", home.name}
+	if got := testkit.Value(t, st.reg, "tern_upstream_requests_total", with(hl, "result", "failover")...); got != 1 {
 		t.Errorf("requests_total{home,failover} = %v, want 1", got)
 	}
-	if got := metricValue(t, st.reg, "tern_upstream_requests_total", map[string]string{"pool": "direct", "upstream": "direct", "result": "ok"}); got != 1 {
+	if got := testkit.Value(t, st.reg, "tern_upstream_requests_total", "pool", "direct", "upstream", "direct", "result", "ok"); got != 1 {
 		t.Errorf("requests_total{direct,ok} = %v, want 1", got)
 	}
 }
@@ -345,7 +344,7 @@ func TestRouterLastFailureReturned(t *testing.T) {
 	if code != http.StatusGatewayTimeout || by != "o2" {
 		t.Fatalf("%d from %q, want o2's 504", code, by)
 	}
-	if got := metricValue(t, reg, "tern_upstream_requests_total", map[string]string{"pool": "site", "upstream": "o2", "result": "error"}); got != 1 {
+	if got := testkit.Value(t, reg, "tern_upstream_requests_total", "pool", "site", "upstream", "o2", "result", "error"); got != 1 {
 		t.Errorf("requests_total{o2,error} = %v, want 1", got)
 	}
 }
@@ -459,14 +458,14 @@ func TestRouterPassiveHealth(t *testing.T) {
 	for range 5 {
 		send(next.name)
 	}
-	st.clock.Add(9 * time.Second)
+	st.clock.Advance(9 * time.Second)
 	send(next.name)
 	if got := home.hits.Load(); got != 3 {
 		t.Fatalf("held-down shield got %d requests, want still 3", got)
 	}
 
 	// Half-open: one probe; it fails and the hold-down doubles (capped at 15s).
-	st.clock.Add(time.Second)
+	st.clock.Advance(time.Second)
 	if !u.Available() {
 		t.Fatal("not available after the hold-down")
 	}
@@ -477,7 +476,7 @@ func TestRouterPassiveHealth(t *testing.T) {
 	if s := u.Status(); u.Available() || !s.DownUntil.Equal(st.clock.Now().Add(15*time.Second)) {
 		t.Fatalf("after a failed probe: available %v, status %+v, want down for 15s", u.Available(), s)
 	}
-	st.clock.Add(14 * time.Second)
+	st.clock.Advance(14 * time.Second)
 	send(next.name)
 	if got := home.hits.Load(); got != 4 {
 		t.Fatalf("held-down shield got %d requests, want still 4", got)
@@ -485,7 +484,7 @@ func TestRouterPassiveHealth(t *testing.T) {
 
 	// The next probe succeeds: the home shield has its keys back.
 	home.fail(0, "")
-	st.clock.Add(time.Second)
+	st.clock.Advance(time.Second)
 	send(home.name)
 	send(home.name)
 	if got := home.hits.Load(); got != 6 {
@@ -497,7 +496,7 @@ func TestRouterPassiveHealth(t *testing.T) {
 }
 
 func TestUpstreamOneProbeAtATime(t *testing.T) {
-	clock := newFakeClock()
+	clock := testkit.NewClock()
 	p, err := NewPool("p", []UpstreamConfig{{Name: "a", URL: "http://127.0.0.1:1"}}, HealthConfig{MaxFails: 2, FailBackoff: time.Second, MaxBackoff: 4 * time.Second}, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -513,7 +512,7 @@ func TestUpstreamOneProbeAtATime(t *testing.T) {
 		t.Fatal("available after 2 of 2 failures")
 	}
 	for _, want := range []time.Duration{2 * time.Second, 4 * time.Second, 4 * time.Second} {
-		clock.Add(4 * time.Second)
+		clock.Advance(4 * time.Second)
 		probe, ok := u.acquire()
 		if !probe || !ok {
 			t.Fatalf("acquire after the hold-down = %v, %v, want a probe", probe, ok)
@@ -527,7 +526,7 @@ func TestUpstreamOneProbeAtATime(t *testing.T) {
 		}
 	}
 	// An abandoned probe frees the slot without a verdict.
-	clock.Add(4 * time.Second)
+	clock.Advance(4 * time.Second)
 	probe, _ := u.acquire()
 	u.release(probe)
 	if probe, ok := u.acquire(); !probe || !ok {
@@ -575,19 +574,19 @@ func TestRouterActiveHealth(t *testing.T) {
 		}
 	}
 	checks := func(result string) float64 {
-		return metricValue(t, reg, "tern_upstream_checks_total", map[string]string{"pool": "shields", "upstream": home.name, "result": result})
+		return testkit.Sum(t, reg, "tern_upstream_checks_total", "pool", "shields", "upstream", home.name, "result", result)
 	}
-	eventually(t, "a passed check", func() bool { return checks("pass") >= 1 })
+	testkit.Eventually(t, 5*time.Second, "a passed check", func() bool { return checks("pass") >= 1 })
 	if last, _ := check.lastRequest(); last.URL.Path != "/healthz" {
 		t.Errorf("check requested %q, want /healthz", last.URL.Path)
 	}
 
 	check.fail(http.StatusInternalServerError, "")
-	eventually(t, "unhealthy", func() bool { return !u.Healthy() })
+	testkit.Eventually(t, 5*time.Second, "unhealthy", func() bool { return !u.Healthy() })
 	if got := checks("fail"); got < 3 {
 		t.Errorf("unhealthy after %v failed checks, want Fall=3", got)
 	}
-	if got := metricValue(t, reg, "tern_upstream_healthy", map[string]string{"pool": "shields", "upstream": home.name}); got != 0 {
+	if got := testkit.Value(t, reg, "tern_upstream_healthy", "pool", "shields", "upstream", home.name); got != 0 {
 		t.Errorf("healthy gauge %v, want 0", got)
 	}
 	before := home.hits.Load()
@@ -600,7 +599,7 @@ func TestRouterActiveHealth(t *testing.T) {
 
 	passes := checks("pass")
 	check.fail(0, "")
-	eventually(t, "healthy again", func() bool { return u.Healthy() })
+	testkit.Eventually(t, 5*time.Second, "healthy again", func() bool { return u.Healthy() })
 	if got := checks("pass") - passes; got < 2 {
 		t.Errorf("healthy after %v passed checks, want Rise=2", got)
 	}
@@ -630,7 +629,7 @@ func TestPoolCloseStopsRun(t *testing.T) {
 		defer close(done)
 		pool.Run(context.Background())
 	}()
-	eventually(t, "a check in flight", func() bool { return check.hits.Load() > 0 })
+	testkit.Eventually(t, 5*time.Second, "a check in flight", func() bool { return check.hits.Load() > 0 })
 	pool.Close()
 	select {
 	case <-done:
@@ -841,7 +840,7 @@ func TestMetricsShareRegistry(t *testing.T) {
 	p1.Close()
 	p3.Upstreams()[0].failed(false)
 	for pool, want := range map[string]float64{"one": 1, "two": 1} {
-		if got := metricValue(t, reg, "tern_upstream_healthy", map[string]string{"pool": pool, "upstream": "a"}); got != want {
+		if got := testkit.Value(t, reg, "tern_upstream_healthy", "pool", pool, "upstream", "a"); got != want {
 			t.Errorf("healthy{%s} = %v, want %v", pool, got, want)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tern-cdn/tern/edge/httpcache"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // revalidated is what the edge stores after a 304 for a disk hit: a new
@@ -141,18 +142,11 @@ func TestTieredRefreshAfterRestart(t *testing.T) {
 	}
 	// Memory gets the refreshed copy (promoted in the background) or
 	// none; never the metadata from before the revalidation.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testkit.Eventually(t, 5*time.Second, "the refreshed entry to reach memory", func() bool {
 		m, ok := mem.Get("k")
-		if ok {
-			if m.ETag != `"v2"` || !bytes.Equal(m.Body, body) {
-				t.Fatalf("memory holds ETag %q, %d bytes", m.ETag, len(m.Body))
-			}
-			break
+		if ok && (m.ETag != `"v2"` || !bytes.Equal(m.Body, body)) {
+			t.Fatalf("memory holds ETag %q, %d bytes", m.ETag, len(m.Body))
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the refreshed entry never reached memory")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return ok
+	})
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tern-cdn/tern/edge/httpcache"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // testTuning records every hit and flushes only when a test asks.
@@ -30,24 +31,11 @@ var testTuning = diskTuning{
 	write:      (*os.File).Write,
 }
 
-// clock is a settable Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: t0} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// newClock returns a settable clock showing t0.
+func newClock() *testkit.Clock {
+	c := testkit.NewClock()
+	c.Set(t0)
+	return c
 }
 
 // logBuf collects a logger's output.
@@ -300,7 +288,7 @@ func TestDiskPersistence(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 
-	clk.Add(time.Minute)
+	clk.Advance(time.Minute)
 	d2 := openTestDisk(t, cfg)
 	if d2.Bytes() != bytes1 || d2.Objects() != objects1 {
 		t.Errorf("after reopening: Bytes() = %d, Objects() = %d; want %d, %d", d2.Bytes(), d2.Objects(), bytes1, objects1)
@@ -325,7 +313,7 @@ func TestDiskPersistence(t *testing.T) {
 		}
 	}
 	// The ttl survives too.
-	clk.Add(time.Hour)
+	clk.Advance(time.Hour)
 	if _, ok := d2.Get("full"); ok {
 		t.Error("entry served after its ttl, counted across the restart")
 	}
@@ -399,11 +387,11 @@ func TestDiskExpiry(t *testing.T) {
 	d := openTestDisk(t, DiskConfig{Now: clk.Now})
 	d.Set("short", bodyEntry(100), time.Minute)
 	d.Set("long", bodyEntry(100), time.Hour)
-	clk.Add(time.Minute - time.Nanosecond)
+	clk.Advance(time.Minute - time.Nanosecond)
 	if _, ok := d.Get("short"); !ok {
 		t.Fatal("entry gone before its ttl")
 	}
-	clk.Add(time.Nanosecond)
+	clk.Advance(time.Nanosecond)
 	if _, ok := d.Get("short"); ok {
 		t.Fatal("entry served at the end of its ttl")
 	}
@@ -432,7 +420,7 @@ func TestDiskEvictsLeastRecentlyUsed(t *testing.T) {
 		if !d.Set(fmt.Sprintf("k%d", i), bodyEntry(10*kib), time.Hour) {
 			t.Fatalf("Set(k%d) refused", i)
 		}
-		clk.Add(time.Second)
+		clk.Advance(time.Second)
 	}
 	// Hits are kept in memory: no index write per hit.
 	commits := d.commits.Load()
@@ -444,7 +432,7 @@ func TestDiskEvictsLeastRecentlyUsed(t *testing.T) {
 	if n := d.commits.Load() - commits; n != 0 {
 		t.Errorf("10 hits made %d index writes, want 0", n)
 	}
-	clk.Add(time.Second)
+	clk.Advance(time.Second)
 	d.Set("k4", bodyEntry(10*kib), time.Hour)
 	for k, want := range map[string]bool{"k0": true, "k1": false, "k2": true, "k3": true, "k4": true} {
 		if _, ok := d.Get(k); ok != want {
@@ -466,41 +454,17 @@ func TestDiskEvictsLeastRecentlyUsed(t *testing.T) {
 // given name/value pairs; 0 when there are none.
 func metricValue(t *testing.T, d *Disk, name string, labels ...string) float64 {
 	t.Helper()
-	v, _ := gather(t, d, name, labels...)
-	return v
+	return testkit.Sum(t, gatherer(t, d), name, labels...)
 }
 
-// gather returns the sum of a metric's matching samples and their count.
-func gather(t *testing.T, d *Disk, name string, labels ...string) (sum float64, n int) {
+// gatherer is the registry d's metrics are registered with.
+func gatherer(t *testing.T, d *Disk) prometheus.Gatherer {
 	t.Helper()
 	g, ok := d.met.reg.(prometheus.Gatherer)
 	if !ok {
 		t.Fatalf("registerer %T cannot gather", d.met.reg)
 	}
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					found = found || lp.GetName() == labels[i] && lp.GetValue() == labels[i+1]
-				}
-				if !found {
-					continue next
-				}
-			}
-			n++
-			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-		}
-	}
-	return sum, n
+	return g
 }
 
 // Recency survives a restart: the hits flushed at Close order eviction
@@ -515,14 +479,14 @@ func TestDiskRecencyPersists(t *testing.T) {
 	}
 	for i := range 3 {
 		d.Set(fmt.Sprintf("k%d", i), bodyEntry(kib), time.Hour)
-		clk.Add(time.Second)
+		clk.Advance(time.Second)
 	}
 	d.Get("k0")
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
 	d = openTestDisk(t, cfg)
-	clk.Add(time.Second)
+	clk.Advance(time.Second)
 	d.Set("k3", bodyEntry(kib), time.Hour)
 	if _, ok := d.Get("k0"); !ok {
 		t.Error("the entry hit before the restart was evicted")
@@ -714,7 +678,7 @@ func TestDiskMetricsReopen(t *testing.T) {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}
 	}
-	if _, n := gather(t, d, "tern_store_disk_writes_total"); n != 3 {
+	if n := testkit.Count(t, gatherer(t, d), "tern_store_disk_writes_total"); n != 3 {
 		t.Errorf("tern_store_disk_writes_total has %d series, want ok, error and enospc", n)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 const (
@@ -103,16 +105,10 @@ func testStore(t *testing.T, s httpcache.Store) {
 		}
 		// Poll rather than sleep past a cleanup tick: Get must stop
 		// returning the entry soon after its ttl, wherever the ticker is.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			if _, ok := s.Get("short"); !ok {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("entry with a 300ms ttl still served after 10s")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		testkit.Eventually(t, 10*time.Second, "the entry with a 300ms ttl to expire", func() bool {
+			_, ok := s.Get("short")
+			return !ok
+		})
 		if got, ok := s.Get("long"); !ok || got != long {
 			t.Errorf("expiry removed an entry with a long ttl: %p, %v", got, ok)
 		}

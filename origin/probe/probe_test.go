@@ -1,7 +1,6 @@
 package probe_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -11,7 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/tern-cdn/tern/internal/testkit"
 	"github.com/tern-cdn/tern/origin/probe"
 	"go.uber.org/goleak"
 )
@@ -81,50 +81,7 @@ func (r *recorder) last() probe.Check {
 // cancels Run's context and checks that Run returns nil soon after.
 func start(t *testing.T, p *probe.Prober) (stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("Run: %v", err)
-				}
-			case <-time.After(5 * time.Second):
-				t.Error("Run did not return 5s after its context ended")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return stop
-}
-
-// value reads a counter or gauge. (prometheus/testutil would need a module
-// this repo does not require.)
-func value(t *testing.T, m prometheus.Metric) float64 {
-	t.Helper()
-	var d dto.Metric
-	if err := m.Write(&d); err != nil {
-		t.Fatal(err)
-	}
-	if d.Counter != nil {
-		return d.Counter.GetValue()
-	}
-	return d.Gauge.GetValue()
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	return testkit.Run(t, 5*time.Second, p.Run)
 }
 
 func newProber(t *testing.T, cfg probe.Config, targets []probe.Target, opts probe.Options) *probe.Prober {
@@ -145,34 +102,34 @@ func TestRiseFall(t *testing.T) {
 	var rec recorder
 	p := newProber(t, probe.Config{Interval: 5 * time.Millisecond, Rise: 3, Fall: 2},
 		[]probe.Target{{Name: "a", URL: e.URL + "/healthz", Pass: pass, Fail: fail, Up: up}}, rec.options())
-	if got := value(t, up); got != 0 {
+	if got := testutil.ToFloat64(up); got != 0 {
 		t.Fatalf("up gauge %v before the first check, want 0", got)
 	}
 	start(t, p)
 
 	// The first check decides an unchecked target.
-	waitFor(t, "up", func() bool { return rec.last().To == probe.Up })
+	testkit.Eventually(t, 5*time.Second, "up", func() bool { return rec.last().To == probe.Up })
 	if c := rec.last(); c.From != probe.Unchecked || c.Passes != 1 || c.Name != "a" || c.Target != 0 {
 		t.Errorf("first change %+v, want unchecked → up after 1 pass", c)
 	}
-	if got := value(t, up); got != 1 {
+	if got := testutil.ToFloat64(up); got != 1 {
 		t.Errorf("up gauge %v, want 1", got)
 	}
 
 	e.status.Store(http.StatusServiceUnavailable)
-	waitFor(t, "down", func() bool { return rec.last().To == probe.Down })
+	testkit.Eventually(t, 5*time.Second, "down", func() bool { return rec.last().To == probe.Down })
 	if c := rec.last(); c.From != probe.Up || c.Fails != 2 || !strings.Contains(c.Why, "503") {
 		t.Errorf("change %+v, want up → down after Fall=2 failures with the status", c)
 	}
-	if got := value(t, fail); got != 2 {
+	if got := testutil.ToFloat64(fail); got != 2 {
 		t.Errorf("fail counter %v at the change, want 2", got)
 	}
-	if got := value(t, up); got != 0 {
+	if got := testutil.ToFloat64(up); got != 0 {
 		t.Errorf("up gauge %v, want 0", got)
 	}
 
 	e.status.Store(http.StatusNoContent)
-	waitFor(t, "up again", func() bool { return rec.last().From == probe.Down })
+	testkit.Eventually(t, 5*time.Second, "up again", func() bool { return rec.last().From == probe.Down })
 	if c := rec.last(); c.To != probe.Up || c.Passes != 3 {
 		t.Errorf("change %+v, want down → up after Rise=3 passes", c)
 	}
@@ -195,7 +152,7 @@ func TestStartUp(t *testing.T) {
 	p := newProber(t, probe.Config{Interval: 5 * time.Millisecond, Fall: 3, Start: probe.Up},
 		[]probe.Target{{Name: "a", URL: e.URL}}, rec.options())
 	start(t, p)
-	waitFor(t, "down", func() bool { return rec.last().To == probe.Down })
+	testkit.Eventually(t, 5*time.Second, "down", func() bool { return rec.last().To == probe.Down })
 	checks, changes := rec.snapshot()
 	if len(changes) != 1 || changes[0].From != probe.Up || changes[0].Fails != 3 {
 		t.Errorf("changes %+v, want one up → down after 3 failures", changes)
@@ -215,7 +172,7 @@ func TestTimeout(t *testing.T) {
 		[]probe.Target{{Name: "hung", URL: e.URL}}, rec.options())
 	begin := time.Now()
 	start(t, p)
-	waitFor(t, "the first check", func() bool { return rec.last().To == probe.Down })
+	testkit.Eventually(t, 5*time.Second, "the first check", func() bool { return rec.last().To == probe.Down })
 	if took := time.Since(begin); took < 50*time.Millisecond {
 		t.Errorf("a hung check failed after %v, before its timeout", took)
 	}
@@ -244,14 +201,14 @@ func TestHold(t *testing.T) {
 	p := newProber(t, probe.Config{Interval: 5 * time.Millisecond, Rise: 2},
 		[]probe.Target{{Name: "a", URL: e.URL}}, opts)
 	start(t, p)
-	waitFor(t, "down", func() bool { return rec.last().To == probe.Down })
+	testkit.Eventually(t, 5*time.Second, "down", func() bool { return rec.last().To == probe.Down })
 	e.status.Store(http.StatusOK)
-	waitFor(t, "Hold asked twice", func() bool { return asked.Load() >= 2 })
+	testkit.Eventually(t, 5*time.Second, "Hold asked twice", func() bool { return asked.Load() >= 2 })
 	if c := rec.last(); c.To != probe.Down {
 		t.Fatalf("a held target changed: %+v", c)
 	}
 	held.Store(false)
-	waitFor(t, "up", func() bool { return rec.last().To == probe.Up })
+	testkit.Eventually(t, 5*time.Second, "up", func() bool { return rec.last().To == probe.Up })
 	if c := rec.last(); c.Passes < 3 {
 		t.Errorf("came up after %d passes, want those counted while held too", c.Passes)
 	}
@@ -266,7 +223,7 @@ func TestExpectAndHost(t *testing.T) {
 		[]probe.Target{{Name: "a", URL: e.URL}}, strict.options())
 	start(t, p1)
 	start(t, p2)
-	waitFor(t, "both first checks", func() bool { return def.last().Changed() && strict.last().Changed() })
+	testkit.Eventually(t, 5*time.Second, "both first checks", func() bool { return def.last().Changed() && strict.last().Changed() })
 	if c := def.last(); c.To != probe.Up {
 		t.Errorf("302 with the default Expect: %+v, want up", c)
 	}
@@ -291,7 +248,7 @@ func TestStop(t *testing.T) {
 	p := newProber(t, probe.Config{Interval: time.Minute, Timeout: time.Minute},
 		[]probe.Target{{Name: "hung", URL: e.URL}, {Name: "ok", URL: ok.URL}}, rec.options())
 	stop := start(t, p)
-	waitFor(t, "a check in flight and one done", func() bool { return e.hits.Load() > 0 && rec.last().Changed() })
+	testkit.Eventually(t, 5*time.Second, "a check in flight and one done", func() bool { return e.hits.Load() > 0 && rec.last().Changed() })
 	if err := p.Run(t.Context()); err == nil {
 		t.Error("a second Run returned nil")
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 func TestMetrics(t *testing.T) {
@@ -32,11 +33,11 @@ func TestMetrics(t *testing.T) {
 	o.wait(t, 6)
 
 	for class, want := range map[string]float64{"2xx": 3, "3xx": 1, "4xx": 2, "5xx": 0} {
-		if got := counterValue(t, o.reg, "tern_origin_requests_total", class); got != want {
+		if got := testkit.Value(t, o.reg, "tern_origin_requests_total", "code", class); got != want {
 			t.Errorf("requests_total{code=%q} = %v, want %v", class, got, want)
 		}
 	}
-	if got := counterValue(t, o.reg, "tern_origin_response_bytes_total", ""); got != float64(wantBytes) {
+	if got := testkit.Value(t, o.reg, "tern_origin_response_bytes_total"); got != float64(wantBytes) {
 		t.Errorf("response_bytes_total = %v, want %d", got, wantBytes)
 	}
 
@@ -65,10 +66,10 @@ func TestMetricsSharedRegistry(t *testing.T) {
 	}
 	a.metrics.observe(200, 10)
 	b.metrics.observe(204, 5)
-	if got := counterValue(t, reg, "tern_origin_requests_total", "2xx"); got != 2 {
+	if got := testkit.Value(t, reg, "tern_origin_requests_total", "code", "2xx"); got != 2 {
 		t.Errorf("shared 2xx = %v, want 2", got)
 	}
-	if got := counterValue(t, reg, "tern_origin_response_bytes_total", ""); got != 15 {
+	if got := testkit.Value(t, reg, "tern_origin_response_bytes_total"); got != 15 {
 		t.Errorf("shared bytes = %v, want 15", got)
 	}
 }
@@ -128,37 +129,7 @@ func TestConcurrentRequests(t *testing.T) {
 	}
 	wg.Wait()
 	o.wait(t, 80)
-	if got := counterValue(t, o.reg, "tern_origin_requests_total", "2xx"); got != 80 {
+	if got := testkit.Value(t, o.reg, "tern_origin_requests_total", "code", "2xx"); got != 80 {
 		t.Errorf("2xx = %v, want 80", got)
 	}
-}
-
-// counterValue returns the value of the counter name in reg, with the given
-// code label ("" for a counter without labels). It fails the test if the
-// series is missing. (prometheus/testutil would need a module this repo's
-// go.sum lacks.)
-func counterValue(t *testing.T, reg prometheus.Gatherer, name, code string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			var got string
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "code" {
-					got = l.GetValue()
-				}
-			}
-			if got == code {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	t.Fatalf("no series %s{code=%q}", name, code)
-	return 0
 }
