@@ -69,3 +69,18 @@ datacenters:
 		})
 	}
 }
+
+// TestPurgeTokensMissingInDataDir: a node of a topology whose tokens file
+// lives in the data directory starts without it (tern run of one demo node
+// on a fresh directory), refusing every call; a missing absolute path is
+// an error.
+func TestPurgeTokensMissingInDataDir(t *testing.T) {
+	dir := t.TempDir()
+	tokens, err := purgeTokens(configs.Purge{TokensFile: "purge-tokens"}, dir)
+	if err != nil || tokens.Len() != 0 {
+		t.Errorf("relative, missing: %d tokens, %v; want none and no error", tokens.Len(), err)
+	}
+	if _, err := purgeTokens(configs.Purge{TokensFile: dir + "/absent"}, dir); err == nil {
+		t.Error("absolute, missing: no error")
+	}
+}

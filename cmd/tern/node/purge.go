@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -128,6 +130,12 @@ func purgeTokens(p configs.Purge, dataDir string) (api.Tokens, error) {
 		path := p.TokensFile
 		if !filepath.IsAbs(path) {
 			path = filepath.Join(dataDir, path)
+			// A data directory no tokens were written to yet (a node
+			// of the demo topology run on its own with tern run) has
+			// none: every call is refused, and the node still runs.
+			if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+				return api.Tokens{}, nil
+			}
 		}
 		return api.LoadTokens(path)
 	case p.TokenEnv != "":
