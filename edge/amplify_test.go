@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/quic-go/quic-go/http3"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
@@ -286,6 +287,10 @@ func TestAbandonBudgetPerNetwork(t *testing.T) {
 	for _, n := range []int{1, 2} {
 		t.Run(fmt.Sprintf("%d tiers", n), func(t *testing.T) {
 			o := &slowOrigin{release: make(chan struct{})}
+			// The front tier's registry: a fill's abandonment is charged
+			// once its handler returns, after the client has gone, so
+			// each abandoned request is awaited before the next.
+			front := prometheus.NewRegistry()
 			ts := startTiers(t, n, func(w http.ResponseWriter, r *http.Request) {
 				if r.URL.Path == "/ok" {
 					w.Header().Set("Cache-Control", "max-age=600")
@@ -293,6 +298,10 @@ func TestAbandonBudgetPerNetwork(t *testing.T) {
 					return
 				}
 				o.serve(w, r)
+			}, func(c *edge.Config) {
+				if c.ClientFacing {
+					c.Registerer = front
+				}
 			})
 			t.Cleanup(func() { close(o.release) })
 			if _, body := ts.get(t, "/ok"); body != "ok" {
@@ -302,6 +311,9 @@ func TestAbandonBudgetPerNetwork(t *testing.T) {
 			for i := 0; i < 60 && refusedAt < 0; i++ {
 				switch code := abandonGet(t, ts.front.URL, ts.origin, fmt.Sprintf("/bust?%d", i)); code {
 				case 0:
+					testkit.Eventually(t, 5*time.Second, "the abandoned fill charged", func() bool {
+						return testkit.Sum(t, front, "tern_edge_abandoned_fills_total") == float64(i+1)
+					})
 				case http.StatusTooManyRequests:
 					refusedAt = i
 				default:
