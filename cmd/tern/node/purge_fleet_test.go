@@ -97,7 +97,12 @@ datacenters:
 // startPurgeFleet starts the fleet in order (purge node, shields, edges)
 // and waits until every node is ready.
 func startPurgeFleet(t *testing.T, originURL string) *purgeFleet {
-	top, err := configs.Parse("fleet.yaml", []byte(fmt.Sprintf(purgeFleetYAML, originURL)))
+	return startPurgeFleetFrom(t, fmt.Sprintf(purgeFleetYAML, originURL))
+}
+
+// startPurgeFleetFrom is startPurgeFleet of another topology.
+func startPurgeFleetFrom(t *testing.T, yaml string) *purgeFleet {
+	top, err := configs.Parse("fleet.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
