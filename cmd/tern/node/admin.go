@@ -19,14 +19,20 @@ import (
 	"github.com/tern-cdn/tern/configs"
 )
 
-// The admin server's timeouts: its requests are small and its clients
-// (Prometheus, health checks, an operator's curl) are near.
-const (
-	adminReadHeaderTimeout = 5 * time.Second
-	adminReadTimeout       = 10 * time.Second
-	adminWriteTimeout      = 30 * time.Second
-	adminIdleTimeout       = 120 * time.Second
-)
+// controlServer is an HTTP server for a node's control traffic (its admin
+// endpoints, the purge API): small requests and answers, from clients
+// (Prometheus, health checks, an operator's curl, a site owner's script)
+// that have no reason to be slow.
+func controlServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
 
 // adminPart is what one part of a node (its cache, its dns server; later
 // purge) contributes to the node's one admin server, in the manner of
@@ -111,14 +117,7 @@ func listenAdmin(t *configs.Topology, ref configs.NodeRef, addr, dataDir string,
 	if err != nil {
 		return nil, fmt.Errorf("admin: listen %s: %w", addr, err)
 	}
-	return &adminServer{ln: ln, srv: &http.Server{
-		Handler:           admin.Guard{Token: token, Hosts: t.Admin.Hosts}.Handler(h),
-		ReadHeaderTimeout: adminReadHeaderTimeout,
-		ReadTimeout:       adminReadTimeout,
-		WriteTimeout:      adminWriteTimeout,
-		IdleTimeout:       adminIdleTimeout,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}}, nil
+	return &adminServer{ln: ln, srv: controlServer(admin.Guard{Token: token, Hosts: t.Admin.Hosts}.Handler(h), log)}, nil
 }
 
 // adminToken is the token of the node's mutating admin routes: for a dns

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -19,14 +18,6 @@ import (
 	"github.com/tern-cdn/tern/purge"
 	"github.com/tern-cdn/tern/purge/api"
 	"github.com/tern-cdn/tern/purge/natsbus"
-)
-
-// The purge API server's timeouts: its calls are small JSON bodies.
-const (
-	purgeReadHeaderTimeout = 5 * time.Second
-	purgeReadTimeout       = 10 * time.Second
-	purgeWriteTimeout      = 30 * time.Second
-	purgeIdleTimeout       = 120 * time.Second
 )
 
 // purgeNode is the purge node's part: the embedded NATS server (unless the
@@ -86,14 +77,7 @@ func newPurgeNode(t *configs.Topology, ref configs.NodeRef, opts Options, reg pr
 		return nil, fmt.Errorf("purge api: listen %s: %w", p.Listen, err)
 	}
 	n.Listen = n.ln.Addr().String()
-	n.srv = &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: purgeReadHeaderTimeout,
-		ReadTimeout:       purgeReadTimeout,
-		WriteTimeout:      purgeWriteTimeout,
-		IdleTimeout:       purgeIdleTimeout,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	n.srv = controlServer(h, log)
 	return n, nil
 }
 
