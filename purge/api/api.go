@@ -182,14 +182,24 @@ func (h *Handler) allow(idx int) bool {
 	return l.Allow()
 }
 
-func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
+// admit authorizes r and takes one call of its token's rate; it answers
+// r itself and returns -1 when r may not go on.
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request) int {
 	idx := h.authorize(w, r)
 	if idx < 0 {
-		return
+		return -1
 	}
 	if !h.allow(idx) {
 		w.Header().Set("Retry-After", "1")
 		h.fail(w, http.StatusTooManyRequests, "none", "limited", "too many purge calls for this token; retry in a second")
+		return -1
+	}
+	return idx
+}
+
+func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
+	idx := h.admit(w, r)
+	if idx < 0 {
 		return
 	}
 	p, code, msg := h.decode(w, r)
@@ -205,13 +215,8 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 // publish path of POST /v1/purge, with the same answers (202 with the
 // purge's id, 401, 403, 429, 503).
 func (h *Handler) PurgeURL(w http.ResponseWriter, r *http.Request, site, rawURL string) {
-	idx := h.authorize(w, r)
+	idx := h.admit(w, r)
 	if idx < 0 {
-		return
-	}
-	if !h.allow(idx) {
-		w.Header().Set("Retry-After", "1")
-		h.fail(w, http.StatusTooManyRequests, "none", "limited", "too many purge calls for this token; retry in a second")
 		return
 	}
 	h.accept(w, r, idx, purge.Purge{Site: site, Files: []string{rawURL}})
