@@ -345,7 +345,9 @@ type Health struct {
 // says so in its log; `tern demo` makes a random secret its nodes share.
 type Fleet struct {
 	// SecretFile is a file whose content (surrounding white space
-	// trimmed) is the secret. Optional.
+	// trimmed) is the secret. A relative path is in the data directory,
+	// where a random secret is created if there is none, so the nodes run
+	// on one data directory share it. Optional.
 	SecretFile string `yaml:"secret_file,omitempty"`
 	// SecretEnv names the environment variable holding the secret.
 	// Optional.

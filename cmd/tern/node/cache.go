@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/tern-cdn/tern/cmd/tern/internal/admin"
 	"github.com/tern-cdn/tern/configs"
 	"github.com/tern-cdn/tern/edge"
 	"github.com/tern-cdn/tern/edge/httpcache"
@@ -322,14 +322,10 @@ func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.R
 func fleetSecret(t *configs.Topology, opts Options) ([]byte, error) {
 	switch f := t.Fleet; {
 	case f.SecretFile != "":
-		b, err := os.ReadFile(f.SecretFile)
-		if err != nil {
-			return nil, fmt.Errorf("fleet.secret_file: %w", err)
-		}
-		if b = bytes.TrimSpace(b); len(b) == 0 {
-			return nil, fmt.Errorf("fleet.secret_file: %s is empty", f.SecretFile)
-		}
-		return b, nil
+		// Relative: in the data directory, made there once, so the nodes
+		// of one data directory (tern run of each demo node) share it.
+		s, err := admin.SecretFile("fleet.secret_file", f.SecretFile, opts.DataDir)
+		return []byte(s), err
 	case f.SecretEnv != "":
 		v := strings.TrimSpace(os.Getenv(f.SecretEnv))
 		if v == "" {

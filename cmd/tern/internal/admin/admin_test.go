@@ -156,3 +156,29 @@ func TestLoadToken(t *testing.T) {
 		t.Error("relative file without a data dir: no error")
 	}
 }
+
+// TestSecretFile: a relative secret file is made once in the data
+// directory (mode 0600) and then read back by every caller; an absolute
+// one must exist and hold something.
+func TestSecretFile(t *testing.T) {
+	dir := t.TempDir()
+	a, err := admin.SecretFile("fleet.secret_file", "fleet-secret", dir)
+	if err != nil || len(a) != 64 {
+		t.Fatalf("first read: %q, %v; want a new 64-hex-digit secret", a, err)
+	}
+	b, err := admin.SecretFile("fleet.secret_file", "fleet-secret", dir)
+	if err != nil || b != a {
+		t.Fatalf("second read: %q, %v; want the same secret %q", b, err, a)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "fleet-secret")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("secret file: %v, %v; want mode 0600", fi, err)
+	}
+	if _, err := admin.SecretFile("fleet.secret_file", filepath.Join(dir, "absent"), dir); err == nil || !strings.Contains(err.Error(), "fleet.secret_file") {
+		t.Errorf("absent absolute file: %v; want an error naming the field", err)
+	}
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, []byte(" \n"), 0o600)
+	if _, err := admin.SecretFile("fleet.secret_file", empty, dir); err == nil {
+		t.Error("an empty secret file was accepted")
+	}
+}

@@ -27,26 +27,32 @@ func LoadToken(a configs.Admin, dataDir string) (string, error) {
 		return tok, nil
 	case a.TokenFile == "":
 		return "", nil
-	case filepath.IsAbs(a.TokenFile):
-		return readToken(a.TokenFile)
-	case dataDir == "":
-		return "", fmt.Errorf("admin.token_file: %s is relative and there is no data directory", a.TokenFile)
 	}
-	path := filepath.Join(dataDir, a.TokenFile)
-	if err := createToken(path); err != nil {
-		return "", fmt.Errorf("admin.token_file: %w", err)
-	}
-	return readToken(path)
+	return SecretFile("admin.token_file", a.TokenFile, dataDir)
 }
 
-func readToken(path string) (string, error) {
+// SecretFile reads the secret (a token) in file, named by the topology's
+// field: an absolute path as it is; a relative one in dataDir, where a new
+// random secret is created (mode 0600) if there is none yet, so every node
+// started on one data directory shares it.
+func SecretFile(field, file, dataDir string) (string, error) {
+	path := file
+	if !filepath.IsAbs(file) {
+		if dataDir == "" {
+			return "", fmt.Errorf("%s: %s is relative and there is no data directory", field, file)
+		}
+		path = filepath.Join(dataDir, file)
+		if err := createToken(path); err != nil {
+			return "", fmt.Errorf("%s: %w", field, err)
+		}
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", fmt.Errorf("admin.token_file: %w", err)
+		return "", fmt.Errorf("%s: %w", field, err)
 	}
 	tok := strings.TrimSpace(string(b))
 	if tok == "" {
-		return "", fmt.Errorf("admin.token_file: %s is empty", path)
+		return "", fmt.Errorf("%s: %s is empty", field, path)
 	}
 	return tok, nil
 }
@@ -63,7 +69,7 @@ func createToken(path string) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("create token: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".admin-token-*") // mode 0600
+	tmp, err := os.CreateTemp(dir, ".secret-*") // mode 0600
 	if err != nil {
 		return fmt.Errorf("create token: %w", err)
 	}
