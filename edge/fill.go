@@ -40,6 +40,7 @@ func (h *Handler) serveFill(w http.ResponseWriter, r *http.Request, s *Site, pri
 		return h.refuseSpent(w, r)
 	}
 	f, created := h.flights.join(fkey,
+		func(f *flight) bool { return h.joinable(f, dirs) },
 		func() *flight {
 			f := newFlight(key, r.Header, ctx.Done())
 			f.abandonable = true
@@ -78,6 +79,25 @@ func (h *Handler) serveFill(w http.ResponseWriter, r *http.Request, s *Site, pri
 		return h.fail(w, r, f.errCode, failureReason(f.err), upstreamErrorText(f.errCode))
 	}
 	return h.serveFilled(w, r, s, primary, f, created, depth)
+}
+
+// joinable reports whether a request with directives dirs may take its
+// answer from f. Until f's response arrives, that response is at least as
+// new as the request (request collapsing); once it has arrived, f holds a
+// response like a stored one, already aging, and serves only requests it
+// is fresh enough for: a response with max-age=0 or must-revalidate that
+// is still being stored must not answer a request that came after it.
+func (h *Handler) joinable(f *flight, dirs reqDirectives) bool {
+	select {
+	case <-f.ready:
+	default:
+		return true
+	}
+	if f.err != nil || f.pass || f.entry == nil {
+		return true // nothing to serve: each waiter decides on its own
+	}
+	v := judge(f.entry, dirs.cc, dirs.noCache, h.cfg.Now())
+	return v == useFresh || v == useStale
 }
 
 // serveFillPass answers a request whose fill got a response that may not
@@ -145,7 +165,7 @@ func (h *Handler) refresh(r *http.Request, s *Site, primary, key string, stale *
 	gone := make(chan struct{})
 	close(gone) // nobody takes a handoff
 	fr := fillRequest{r: r, site: s, primary: primary, stale: stale, fwd: "stale"}
-	h.flights.join(key,
+	h.flights.join(key, nil,
 		func() *flight { return newFlight(key, r.Header.Clone(), gone) },
 		func(f *flight) {
 			h.goSafe(func() {

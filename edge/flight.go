@@ -83,12 +83,14 @@ type flights struct {
 	m  map[string]*flight
 }
 
-// join returns the flight for key, starting one with start if none runs.
-// created reports whether the caller's request started it. key may differ
-// from the new flight's own key (a fill with request directives).
-func (fs *flights) join(key string, mk func() *flight, start func(*flight)) (f *flight, created bool) {
+// join returns the flight for key, starting one with start if none runs
+// or if usable (when not nil) refuses the one that runs; a refused flight
+// goes on for its own readers. created reports whether the caller's
+// request started it. key may differ from the new flight's own key (a
+// fill with request directives).
+func (fs *flights) join(key string, usable func(*flight) bool, mk func() *flight, start func(*flight)) (f *flight, created bool) {
 	fs.mu.Lock()
-	if f, ok := fs.m[key]; ok {
+	if f, ok := fs.m[key]; ok && (usable == nil || usable(f)) {
 		f.waiters++
 		fs.mu.Unlock()
 		return f, false

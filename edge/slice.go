@@ -232,7 +232,7 @@ func waitSlice(ctx context.Context, f *flight) (body, error) {
 // startFill joins, or starts, the fill of slice i.
 func (s *sliceReader) startFill(ctx context.Context, i int64) *flight {
 	key := sliceKey(s.key, s.head.SliceGen, i)
-	f, _ := s.h.flights.join(key,
+	f, _ := s.h.flights.join(key, nil,
 		func() *flight { return newFlight(key, s.r.Header, ctx.Done()) },
 		func(f *flight) { s.h.goSafe(func() { s.h.fillSlice(f, s.r, s.site, s.head, i) }) })
 	return f
