@@ -97,7 +97,7 @@ func (h *Handler) joinable(f *flight, dirs reqDirectives) bool {
 		return true // nothing to serve: each waiter decides on its own
 	}
 	v := judge(f.entry, dirs.cc, dirs.noCache, h.cfg.Now())
-	return v == useFresh || v == useStale
+	return v == useFresh || v == useStale || v == useStaleAsync
 }
 
 // serveFillPass answers a request whose fill got a response that may not
