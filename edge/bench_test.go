@@ -266,3 +266,25 @@ func TestHitDoesNotCopyBody(t *testing.T) {
 		t.Errorf("wrote %d bytes, want %d", w.n, len(e.Body))
 	}
 }
+
+// TestHitAllocations: a hit from memory allocates once in the handler
+// (its cache key); Cache-Status and Age are formatted once a second for
+// all hits of an entry, and each hit still gets its own entry's values.
+func TestHitAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes allocation counts")
+	}
+	be := newBenchEdge(t, 1<<10, false)
+	w := be.warm(t)
+	r := newHitRequest()
+	allocs := testing.AllocsPerRun(200, func() {
+		w.reset()
+		be.h.ServeHTTP(w, r)
+	})
+	if w.code != http.StatusOK || w.n != 1<<10 || !isHit(w.hdr.Get("Cache-Status")) {
+		t.Fatalf("hit = %d, %d bytes, %q", w.code, w.n, w.hdr.Get("Cache-Status"))
+	}
+	if allocs > 1 {
+		t.Errorf("%.1f allocations per hit, want at most 1", allocs)
+	}
+}

@@ -169,6 +169,41 @@ func TestTargetedFieldsNotPassedToClients(t *testing.T) {
 	}
 }
 
+// TestHitFieldsPerSecond: hits share their Cache-Status and Age while
+// the entry's whole seconds of age and freshness stay the same, and see
+// them change the moment they do, at any fraction of a second.
+func TestHitFieldsPerSecond(t *testing.T) {
+	start := testkit.NewClock().Now()
+	hs := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Date", start.Format(http.TimeFormat))
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Write([]byte("x"))
+	})
+	hs.clock.Set(start.Add(300 * time.Millisecond)) // 0.3 s old on arrival
+	hs.get("/x")
+	for _, tt := range []struct {
+		at       time.Duration // since Date
+		age, ttl string
+	}{
+		{300 * time.Millisecond, "0", "ttl=599"},
+		{800 * time.Millisecond, "0", "ttl=599"},
+		{1300 * time.Millisecond, "1", "ttl=598"},
+		{2 * time.Second, "2", "ttl=598"}, // a whole second: 598 left exactly
+		{2001 * time.Millisecond, "2", "ttl=597"},
+		{2300 * time.Millisecond, "2", "ttl=597"},
+	} {
+		hs.clock.Set(start.Add(tt.at))
+		r := hs.get("/x")
+		if got := r.header.Get("Age"); got != tt.age {
+			t.Errorf("at %v: Age = %q, want %s", tt.at, got, tt.age)
+		}
+		if cs := r.header.Get("Cache-Status"); !strings.Contains(cs, "; hit; "+tt.ttl) {
+			t.Errorf("at %v: Cache-Status = %q, want %s", tt.at, cs, tt.ttl)
+		}
+	}
+	hs.expectHits(1)
+}
+
 func TestAge(t *testing.T) {
 	hs := newHarness(t, fixed("x", "Cache-Control", "max-age=600", "Age", "10"))
 	if got := hs.get("/x").header.Get("Age"); got != "10" {

@@ -80,9 +80,9 @@ func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request, s *Site
 			}
 			switch v {
 			case useFresh:
-				return h.serveEntry(w, r, e, b, h.hitCacheStatus(e, now, b, ""), resultHit, now)
+				return h.serveHit(w, r, e, b, resultHit, now)
 			case useStale:
-				return h.serveEntry(w, r, e, b, h.hitCacheStatus(e, now, b, ""), resultStale, now)
+				return h.serveHit(w, r, e, b, resultStale, now)
 			}
 			h.refresh(r, s, primary, key, e)
 			return h.serveEntry(w, r, e, b, h.hitCacheStatus(e, now, b, "stale-while-revalidate"), resultStale, now)

@@ -16,13 +16,40 @@ import (
 // client's preconditions and ranges are answered here, from the entry.
 // A hit from memory shares e's header values and body; nothing is copied.
 func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request, e *httpcache.Entry, b body, cacheStatus, result string, now time.Time) outcome {
+	return h.serveEntryFields(w, r, e, b, []string{cacheStatus}, []string{ageValue(e, now)}, result)
+}
+
+// ageValue is the Age field of e at now, in whole seconds.
+func ageValue(e *httpcache.Entry, now time.Time) string {
+	return strconv.FormatInt(int64(e.Age(now)/time.Second), 10)
+}
+
+// serveHit is serveEntry for a whole hit on a fresh entry, whose
+// Cache-Status and Age change only once a second: they are formatted once
+// for all the hits of that second (see httpcache.Memo).
+func (h *Handler) serveHit(w http.ResponseWriter, r *http.Request, e *httpcache.Entry, b body, result string, now time.Time) outcome {
+	if b.kind == bodySlices && !b.slices.allStored() {
+		return h.serveEntry(w, r, e, b, h.hitCacheStatus(e, now, b, ""), result, now)
+	}
+	age, ttl := e.Age(now)/time.Second, e.TTL(now)/time.Second
+	key := [2]int64{int64(age), int64(ttl)}
+	m := e.Memoized(key)
+	if m == nil {
+		m = e.Memoize(key, h.hitCacheStatus(e, now, b, ""), ageValue(e, now))
+	}
+	return h.serveEntryFields(w, r, e, b, m.Fields[0], m.Fields[1], result)
+}
+
+// serveEntryFields is serveEntry with the Cache-Status and Age fields
+// given; they may be shared with other responses and are never changed.
+func (h *Handler) serveEntryFields(w http.ResponseWriter, r *http.Request, e *httpcache.Entry, b body, cacheStatus, age []string, result string) outcome {
 	defer b.close()
 	hdr := w.Header()
 	for k, v := range e.Header {
 		hdr[k] = v
 	}
-	hdr["Age"] = []string{strconv.FormatInt(int64(e.Age(now)/time.Second), 10)}
-	hdr["Cache-Status"] = []string{cacheStatus}
+	hdr["Age"] = age
+	hdr["Cache-Status"] = cacheStatus
 	o := outcome{result: result}
 
 	if e.Status/100 == 2 {

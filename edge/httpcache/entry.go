@@ -68,6 +68,10 @@ type Entry struct {
 
 	// Tier says which stores may keep the entry.
 	Tier Tier
+
+	// memo is where serving keeps values it derived (see Memo); the
+	// slot itself is set once, before the entry is shared.
+	memo *memoSlot
 }
 
 // Tier is a set of store tiers.
@@ -126,6 +130,7 @@ func NewEntry(status int, h http.Header, body []byte, d Decision, requestTime, r
 	// Age is computed per request; the stored copy must not carry the
 	// upstream's.
 	h.Del("Age")
+	e.EnableMemo()
 	return e
 }
 
@@ -154,8 +159,9 @@ func (e *Entry) HasValidator() bool { return e.ETag != "" || !e.LastModified.IsZ
 // heap's growth with their Cost: 430 to 540 bytes per entry beyond the
 // body and the field bytes Cost counts, for 1,000 to 70,000 entries
 // (go1.26, amd64; the spread is the maps' growth steps). 640 leaves a
-// margin.
-const EntryOverhead = 640
+// margin; 192 more pay for the Memo a served entry keeps (a 112-byte
+// struct, its Cache-Status string, its slot).
+const EntryOverhead = 640 + 192
 
 // headerFieldOverhead is what one header field costs beyond its name's
 // and values' bytes: its map slot (a 16-byte key, a 24-byte slice, a
