@@ -94,6 +94,8 @@ func (t *Topology) ApplyDefaults() {
 		orDefault(&c.SetCookie, defaultSetCookie)
 		orDefault(&c.Tier, defaultTier)
 		orDefault(&t.Sites[i].HTTPS.MinVersion, defaultMinTLS)
+		orDefault(&t.Sites[i].Compression.MinSize, 1*KiB)
+		orDefault(&t.Sites[i].Compression.MaxSize, 16*MiB)
 	}
 	for i := range t.Datacenters {
 		dc := &t.Datacenters[i]

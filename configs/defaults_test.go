@@ -73,7 +73,8 @@ origins:
 // computedDefaults are the fields whose documented default is not a value
 // (it is computed, or decided at run time); TestDefaults covers them.
 var computedDefaults = []string{"Site.HostHeader", "Node.Public", "Node.Shields", "ACME.Challenges",
-	"DNS.DefaultOrder", "SOA.MName", "SOA.RName", "GeoName.TTL", "GeoName.Datacenters"}
+	"DNS.DefaultOrder", "SOA.MName", "SOA.RName", "GeoName.TTL", "GeoName.Datacenters",
+	"SiteCompression.Types"}
 
 // TestDefaultsMatchDocs reads topology.go and checks that every field doc
 // saying "Default: V" gets V from ApplyDefaults, so that the doc comments,

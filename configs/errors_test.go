@@ -101,6 +101,12 @@ datacenters:
 			{14, "datacenters[0].shields[0].admin", "address 0.0.0.0:8080 is already used by datacenters[0].edges[0].listen"},
 		}},
 
+		{"compression coding unknown", strings.Replace(minimal, "    origin: http://127.0.0.1:9000\n",
+			"    origin: http://127.0.0.1:9000\n    compression:\n      codings: [br, deflate]\n", 1),
+			[]want{{6, "sites[0].compression.codings[1]", `"deflate" is not one of "br", "zstd", "gzip"`}}},
+		{"compression type invalid", strings.Replace(minimal, "    origin: http://127.0.0.1:9000\n",
+			"    origin: http://127.0.0.1:9000\n    compression:\n      codings: [br]\n      types: [javascript]\n", 1),
+			[]want{{7, "sites[0].compression.types[0]", `"javascript" is not a media type (type/subtype or type/*)`}}},
 		{"set_cookie invalid", strings.Replace(minimal, "    origin: http://127.0.0.1:9000\n",
 			"    origin: http://127.0.0.1:9000\n    cache:\n      set_cookie: keep\n", 1),
 			[]want{{6, "sites[0].cache.set_cookie", `"keep" is not one of "pass", "strip"`}}},

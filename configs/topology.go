@@ -68,6 +68,26 @@ type Site struct {
 	TLSKey  string `yaml:"tls_key,omitempty"`
 	// HTTPS sets the site's HTTPS behaviour at edges that serve HTTPS.
 	HTTPS SiteHTTPS `yaml:"https,omitempty"`
+	// Compression serves the site's text responses compressed, at edges,
+	// to clients that accept it. Optional: off unless it names codings.
+	Compression SiteCompression `yaml:"compression,omitempty"`
+}
+
+// SiteCompression is how edges compress a site's responses that its
+// origin sent uncompressed: each object once per coding, stored beside
+// it in every tier, so hits cost no compression. Shields never compress.
+type SiteCompression struct {
+	// Codings are offered in order of preference among those a client
+	// accepts equally: any of "br", "zstd", "gzip". Empty: off.
+	Codings []string `yaml:"codings,omitempty"`
+	// Types are the media types compressed, exact or "text/*".
+	// Default: the edge's list (edge.DefaultCompressTypes): text/*,
+	// JavaScript, JSON, XML, SVG, WASM and fonts.
+	Types []string `yaml:"types,omitempty"`
+	// MinSize is the smallest body compressed. Default: 1KiB.
+	MinSize ByteSize `yaml:"min_size,omitempty"`
+	// MaxSize is the largest body compressed. Default: 16MiB.
+	MaxSize ByteSize `yaml:"max_size,omitempty"`
 }
 
 // SiteHTTPS is a site's HTTPS behaviour.

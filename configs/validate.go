@@ -195,6 +195,19 @@ func (v *validator) sites(sites []Site) {
 		if v2 := s.HTTPS.MinVersion; v2 != "" && v2 != "1.2" && v2 != "1.3" {
 			v.errs.add(p+".https.min_version", "%q is not one of \"1.2\", \"1.3\"", v2)
 		}
+		for j, cd := range s.Compression.Codings {
+			if cd != "br" && cd != "zstd" && cd != "gzip" {
+				v.errs.add(fmt.Sprintf("%s.compression.codings[%d]", p, j), "%q is not one of \"br\", \"zstd\", \"gzip\"", cd)
+			}
+		}
+		for j, t := range s.Compression.Types {
+			if !strings.Contains(t, "/") {
+				v.errs.add(fmt.Sprintf("%s.compression.types[%d]", p, j), "%q is not a media type (type/subtype or type/*)", t)
+			}
+		}
+		if s.Compression.MaxSize > 0 && s.Compression.MinSize > s.Compression.MaxSize {
+			v.errs.add(p+".compression.min_size", "%v is larger than max_size %v", s.Compression.MinSize, s.Compression.MaxSize)
+		}
 		c := s.Cache
 		if math.IsNaN(c.HeuristicFraction) || c.HeuristicFraction < 0 || c.HeuristicFraction > 1 {
 			v.errs.add(p+".cache.heuristic_fraction", "%v is outside [0, 1]", c.HeuristicFraction)

@@ -68,6 +68,14 @@ func (h *Handler) serveCacheable(w http.ResponseWriter, r *http.Request, s *Site
 		}
 		switch v {
 		case useFresh, useStale, useStaleAsync:
+			if v == useFresh {
+				if cv, ck := h.codedVariant(r, s, key, e, reqCC.NoTransform); cv != nil {
+					if cb, err := h.entryBody(r, s, ck, cv); err == nil {
+						return h.serveHit(w, r, cv, cb, resultHit, now)
+					}
+					h.store.Delete(ck) // unreadable: made again on a later hit
+				}
+			}
 			b, err := h.entryBody(r, s, key, e)
 			if err != nil {
 				// Unreadable or corrupt on disk: drop it, fetch it again.

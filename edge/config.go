@@ -52,6 +52,9 @@ type Site struct {
 	// at a client-facing node, which otherwise strips them (the entries
 	// keep their keys either way, for purges).
 	SendSurrogateKeys bool
+	// Compression serves the site's text responses compressed to
+	// clients that accept it, at a client-facing node. Zero: off.
+	Compression Compression
 	// Tier is where the site's responses are stored; Tiers override it
 	// for the paths they match (the first match wins). Zero: every tier.
 	Tier  httpcache.Tier
@@ -190,6 +193,11 @@ func newSiteIndex(sites []Site) (siteIndex, error) {
 		if s.Origin == nil || s.Origin.Host == "" {
 			return nil, fmt.Errorf("edge: site %q: origin URL with a host is required", s.Name)
 		}
+		c, err := s.Compression.withDefaults()
+		if err != nil {
+			return nil, fmt.Errorf("edge: site %q: compression: %w", s.Name, err)
+		}
+		s.Compression = c
 		for _, h := range s.Hosts {
 			h = normalizeHost(h)
 			if _, dup := idx[h]; dup {

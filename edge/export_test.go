@@ -17,8 +17,11 @@ var FailureReason = failureReason
 func (h *Handler) WaitSettled(t testing.TB) {
 	t.Helper()
 	testkit.Eventually(t, 10*time.Second, "every fill to finish", func() bool {
+		h.codingMu.Lock()
+		coding := len(h.coding)
+		h.codingMu.Unlock()
 		h.flights.mu.Lock()
 		defer h.flights.mu.Unlock()
-		return len(h.flights.m) == 0
+		return len(h.flights.m) == 0 && coding == 0
 	})
 }

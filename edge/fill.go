@@ -414,6 +414,10 @@ func (h *Handler) fillEntry(fr fillRequest, resp *http.Response, code int, part 
 	}
 	e := httpcache.NewEntry(code, resp.Header, nil, d, got.reqTime, got.respTime)
 	e.Tier = fr.site.tierFor(fr.r.URL.Path)
+	if h.cfg.ClientFacing && fr.site.Compression.compressible(code, resp.Header) &&
+		(resp.ContentLength < 0 || fr.site.Compression.sizeFits(resp.ContentLength)) {
+		e.CodingGen = h.varyGen.Add(1)
+	}
 	return e
 }
 
@@ -464,6 +468,9 @@ func (h *Handler) fillBody(f *flight, fr fillRequest, x *exchange, e *httpcache.
 	}
 	final := *e
 	final.Body = storedBody(body)
+	if !fr.site.Compression.sizeFits(int64(len(body))) {
+		final.CodingGen = 0 // of a length now known to be left as it is
+	}
 	if e.Header.Get("Content-Length") == "" {
 		final.Header = e.Header.Clone()
 		final.Header.Set("Content-Length", strconv.Itoa(len(body)))

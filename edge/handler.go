@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -35,6 +36,12 @@ type Handler struct {
 	bans  atomic.Pointer[banSet]
 	banMu sync.Mutex
 
+	// coding holds the keys of the compressions running (compress.go);
+	// codingSlots bounds how many run at once.
+	codingMu    sync.Mutex
+	coding      map[string]bool
+	codingSlots chan struct{}
+
 	// ctx bounds fills and background revalidations, which outlive the
 	// request that started them; Close cancels it and waits for them.
 	ctx    context.Context
@@ -63,6 +70,8 @@ func NewHandler(cfg Config) (*Handler, error) {
 		name:   "tern-" + cfg.Node,
 		ctx:    ctx,
 		cancel: cancel,
+		// Compressing is background work: leave a core for requests.
+		codingSlots: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)),
 	}
 	h.varyGen.Store(uint64(time.Now().UnixNano()))
 	h.loadBans()

@@ -33,6 +33,11 @@ type metrics struct {
 	abandonedFills  prometheus.Counter
 	abandonClosed   prometheus.Counter
 	sparseFetches   prometheus.Counter
+	// Compression at the edge (compress.go).
+	compressions    *prometheus.CounterVec
+	compressSeconds *prometheus.HistogramVec
+	codedHits       *prometheus.CounterVec
+	codedSaved      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -42,6 +47,23 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Help: "Client requests by HTTP version (1 = HTTP/1.x, 2 = HTTP/2, 3 = HTTP/3).",
 	}, []string{"version"})
 	m := &metrics{
+		compressions: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "tern", Subsystem: "edge", Name: "compressions_total",
+			Help: "Objects compressed for clients, by coding and result (stored, not-stored, no-gain, error).",
+		}, []string{"coding", "result"}),
+		compressSeconds: f.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: "tern", Subsystem: "edge", Name: "compression_seconds",
+			Help:    "Time to compress one object, by coding.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 4, 8),
+		}, []string{"coding"}),
+		codedHits: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "tern", Subsystem: "edge", Name: "compressed_hits_total",
+			Help: "Hits served from a stored compressed variant, by coding.",
+		}, []string{"coding"}),
+		codedSaved: f.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "tern", Subsystem: "edge", Name: "compression_saved_bytes_total",
+			Help: "Body bytes not sent because a hit was served compressed (identity length minus compressed length), by coding.",
+		}, []string{"coding"}),
 		requests: f.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "tern", Subsystem: "edge", Name: "requests_total",
 			Help: "Client requests by cache result and status class.",

@@ -50,6 +50,10 @@ func (h *Handler) serveEntryFields(w http.ResponseWriter, r *http.Request, e *ht
 	}
 	hdr["Age"] = age
 	hdr["Cache-Status"] = cacheStatus
+	if e.CodingGen != 0 {
+		// Other clients get this object compressed.
+		hdr["Vary"] = identityVary(e.Header)
+	}
 	o := outcome{result: result}
 
 	if e.Status/100 == 2 {

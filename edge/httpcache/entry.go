@@ -69,6 +69,13 @@ type Entry struct {
 	// Tier says which stores may keep the entry.
 	Tier Tier
 
+	// CodingGen, when not zero, marks an entry the edge may serve
+	// compressed (a text body its origin sent uncompressed): its
+	// compressed variants are stored under keys that carry CodingGen, so a
+	// new representation never meets the variants of an old one. A 304
+	// keeps it with the body.
+	CodingGen uint64
+
 	// memo is where serving keeps values it derived (see Memo); the
 	// slot itself is set once, before the entry is shared.
 	memo *memoSlot
@@ -225,6 +232,7 @@ func (e *Entry) Revalidated(h304 http.Header, d Decision, requestTime, responseT
 	ne.File = e.File
 	ne.Sliced, ne.Size, ne.SliceSize, ne.SliceGen = e.Sliced, e.Size, e.SliceSize, e.SliceGen
 	ne.Tier = e.Tier
+	ne.CodingGen = e.CodingGen
 	if len(ne.SurrogateKeys) == 0 {
 		// A 304 without the tag fields leaves the stored keys as they are
 		// (and at an edge the fields were never in the stored header).

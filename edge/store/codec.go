@@ -31,6 +31,7 @@ import (
 //	Size, SliceSize  varint
 //	SliceGen   uvarint
 //	Tier       byte
+//	CodingGen  uvarint (version 2; a version 1 record has none: 0)
 //
 // A string is a uvarint length and its bytes. A time is one byte, 0 for the
 // zero Time, else 1 followed by varint Unix seconds and uvarint
@@ -39,8 +40,9 @@ import (
 //
 // A change to the format bumps codecVersion; decodeEntry refuses versions
 // it does not know, and the disk tier drops such records as corrupt (they
-// are a cache: refetching is the migration).
-const codecVersion = 1
+// are a cache: refetching is the migration). Version 1 records, which
+// differ only by lacking CodingGen, are still read.
+const codecVersion = 2
 
 const (
 	flagMustRevalidate = 1 << iota
@@ -95,7 +97,8 @@ func encodeEntry(dst []byte, e *httpcache.Entry) []byte {
 	dst = binary.AppendVarint(dst, e.Size)
 	dst = binary.AppendVarint(dst, e.SliceSize)
 	dst = binary.AppendUvarint(dst, e.SliceGen)
-	return append(dst, byte(e.Tier))
+	dst = append(dst, byte(e.Tier))
+	return binary.AppendUvarint(dst, e.CodingGen)
 }
 
 func appendString(dst []byte, s string) []byte {
@@ -127,7 +130,7 @@ func decodeEntry(b []byte) (*httpcache.Entry, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("%w: empty", errCodec)
 	}
-	if b[0] != codecVersion {
+	if b[0] != codecVersion && b[0] != 1 {
 		return nil, fmt.Errorf("%w: version %d, want %d", errCodec, b[0], codecVersion)
 	}
 	// One copy of the input backs every string of the entry: one
@@ -163,6 +166,9 @@ func decodeEntry(b []byte) (*httpcache.Entry, error) {
 	e.SliceSize = d.varint()
 	e.SliceGen = d.uvarint()
 	e.Tier = httpcache.Tier(d.byte())
+	if b[0] >= 2 {
+		e.CodingGen = d.uvarint()
+	}
 	if d.err == nil && len(d.b) > 0 {
 		d.fail("%d trailing bytes", len(d.b))
 	}

@@ -41,6 +41,7 @@ func fullEntry(body []byte) *httpcache.Entry {
 		SurrogateKeys:        []string{"css", "site-1", "ünïcode"},
 		VaryMarker:           true,
 		VaryGen:              1<<64 - 1,
+		CodingGen:            1<<63 + 5,
 		HitForPass:           true,
 		Sliced:               true,
 		Size:                 1 << 40,
@@ -143,6 +144,26 @@ func TestCodecRejectsDamage(t *testing.T) {
 	other[0] = codecVersion + 1
 	if _, err := decodeEntry(other); !errors.Is(err, errCodec) {
 		t.Errorf("unknown version: err = %v", err)
+	}
+}
+
+// Records of version 1, written before CodingGen, are read as entries
+// without it; the rest of the entry is the same.
+func TestCodecReadsVersion1(t *testing.T) {
+	e := fullEntry(nil)
+	e.CodingGen = 0
+	b := encodeEntry(nil, e)
+	v1 := bytes.Clone(b[:len(b)-1]) // CodingGen 0 is its last byte
+	v1[0] = 1
+	got, err := decodeEntry(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(metaOf(got), metaOf(roundTrip(t, e))) {
+		t.Errorf("version 1 record decoded as %+v", got)
+	}
+	if _, err := decodeEntry(v1[:len(v1)-1]); !errors.Is(err, errCodec) {
+		t.Errorf("cut version 1 record: err = %v", err)
 	}
 }
 

@@ -290,6 +290,12 @@ func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.R
 			HSTS:              s.HTTPS.HSTS.D(),
 			Tier:              tierOf(s.Cache.Tier),
 			Tiers:             tierRules(s.Cache.Tiers),
+			Compression: edge.Compression{
+				Codings: s.Compression.Codings,
+				Types:   s.Compression.Types,
+				MinSize: int64(s.Compression.MinSize),
+				MaxSize: int64(s.Compression.MaxSize),
+			},
 		})
 	}
 	h, err := edge.NewHandler(edge.Config{
