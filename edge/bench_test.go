@@ -288,3 +288,60 @@ func TestHitAllocations(t *testing.T) {
 		t.Errorf("%.1f allocations per hit, want at most 1", allocs)
 	}
 }
+
+// BenchmarkHitCompressed compares a hit on a text object served as
+// stored (identity) with one served from its stored br variant: the
+// compressed hit must cost no compression, only the lookup of the
+// variant.
+func BenchmarkHitCompressed(b *testing.B) {
+	body := []byte(strings.Repeat("function add(a, b) { return a + b; } // tern\n", 2400)) // 108 KB
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/javascript")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		w.Header().Set("ETag", `"bench"`)
+		w.Write(body)
+	}))
+	b.Cleanup(origin.Close)
+	mem, err := store.NewMemory(64 << 20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(mem.Close)
+	u, _ := url.Parse(origin.URL)
+	h, err := edge.NewHandler(edge.Config{
+		Node: "bench-edge",
+		Sites: []edge.Site{{Name: "bench", Hosts: []string{"www.cdn.test"}, Origin: u,
+			Compression: edge.Compression{Codings: []string{"br", "zstd", "gzip"}}}},
+		Upstream: http.DefaultTransport, ClientFacing: true, Store: mem,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(h.Close)
+	for _, coding := range []string{"identity", "br"} {
+		b.Run(coding, func(b *testing.B) {
+			r := newHitRequest()
+			if coding != "identity" {
+				r.Header.Set("Accept-Encoding", "gzip, deflate, "+coding)
+			}
+			w := &discardWriter{hdr: make(http.Header)}
+			for range 100 {
+				w.reset()
+				h.ServeHTTP(w, r)
+				if isHit(w.hdr.Get("Cache-Status")) && (coding == "identity") == (w.hdr.Get("Content-Encoding") == "") {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if !isHit(w.hdr.Get("Cache-Status")) || (coding != "identity" && w.hdr.Get("Content-Encoding") != coding) {
+				b.Fatalf("never a %s hit: %q %q", coding, w.hdr.Get("Cache-Status"), w.hdr.Get("Content-Encoding"))
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				w.reset()
+				h.ServeHTTP(w, r)
+			}
+			b.ReportMetric(float64(w.n), "body-bytes")
+		})
+	}
+}
