@@ -178,7 +178,11 @@ func (h *Handler) codedVariant(r *http.Request, s *Site, key string, e *httpcach
 	if coding == "" {
 		return nil, ""
 	}
-	ck := codedKey(key, e.CodingGen, coding)
+	ck, ok := e.DerivedKey(key, coding)
+	if !ok {
+		ck = codedKey(key, e.CodingGen, coding)
+		e.SetDerivedKey(key, coding, ck)
+	}
 	if v, ok := h.store.Get(ck); ok && v.ResponseTime.Equal(e.ResponseTime) && v.Lifetime == e.Lifetime {
 		if v.HitForPass {
 			return nil, "" // compressing it saved nothing

@@ -170,6 +170,10 @@ func (e *Entry) HasValidator() bool { return e.ETag != "" || !e.LastModified.IsZ
 // struct, its Cache-Status string, its slot).
 const EntryOverhead = 640 + 192
 
+// codingKeysOverhead is the fixed part of what a compressible entry
+// keeps of its variants' keys.
+const codingKeysOverhead = 80 + 2*64
+
 // headerFieldOverhead is what one header field costs beyond its name's
 // and values' bytes: its map slot (a 16-byte key, a 24-byte slice, a
 // control byte, at most 7/8 full) and its values' 16-byte string headers.
@@ -180,6 +184,11 @@ const headerFieldOverhead = 64
 // header's fields, Vary and surrogate keys, and EntryOverhead.
 func (e *Entry) Cost() int64 {
 	n := int64(cap(e.Body)) + EntryOverhead
+	if e.CodingGen != 0 {
+		// The keys of its compressed variants, remembered once made
+		// (SetDerivedKey): a 80-byte record, two slices, the keys.
+		n += codingKeysOverhead + maxDerivedKeys*int64(64)
+	}
 	for k, vs := range e.Header {
 		n += int64(len(k)) + headerFieldOverhead
 		for _, v := range vs {

@@ -17,7 +17,22 @@ type Memo struct {
 // memoSlot is where an entry keeps its latest Memo. Entries copied by
 // value (a soft-purged copy, say) share the slot, which is why a Memo
 // records its owner.
-type memoSlot struct{ p atomic.Pointer[Memo] }
+type memoSlot struct {
+	p    atomic.Pointer[Memo]
+	keys atomic.Pointer[derivedKeys]
+}
+
+// derivedKeys are keys made from the key an entry is stored under (the
+// edge's keys of its compressed variants), by tag.
+type derivedKeys struct {
+	owner *Entry
+	base  string
+	tags  []string
+	keys  []string
+}
+
+// maxDerivedKeys bounds what an entry remembers; more are made each time.
+const maxDerivedKeys = 4
 
 // EnableMemo gives e a slot for Memos; entries without one (literals in
 // tests, markers) simply never memoize.
@@ -45,4 +60,41 @@ func (e *Entry) Memoize(key [2]int64, a, b string) *Memo {
 		e.memo.p.Store(m)
 	}
 	return m
+}
+
+// DerivedKey returns the key stored by SetDerivedKey for the entry under
+// base and tag, if any.
+func (e *Entry) DerivedKey(base, tag string) (string, bool) {
+	if e.memo == nil {
+		return "", false
+	}
+	d := e.memo.keys.Load()
+	if d == nil || d.owner != e || d.base != base {
+		return "", false
+	}
+	for i, t := range d.tags {
+		if t == tag {
+			return d.keys[i], true
+		}
+	}
+	return "", false
+}
+
+// SetDerivedKey remembers key as the one derived from base for tag, so a
+// hit need not build it again.
+func (e *Entry) SetDerivedKey(base, tag, key string) {
+	if e.memo == nil {
+		return
+	}
+	old := e.memo.keys.Load()
+	d := &derivedKeys{owner: e, base: base}
+	if old != nil && old.owner == e && old.base == base {
+		if len(old.tags) >= maxDerivedKeys {
+			return
+		}
+		d.tags, d.keys = append(d.tags, old.tags...), append(d.keys, old.keys...)
+	}
+	d.tags, d.keys = append(d.tags, tag), append(d.keys, key)
+	// A concurrent Set may win: the key is then made again, no harm.
+	e.memo.keys.CompareAndSwap(old, d)
 }

@@ -36,3 +36,31 @@ func TestMemo(t *testing.T) {
 		t.Error("an entry without a slot memoized")
 	}
 }
+
+func TestDerivedKey(t *testing.T) {
+	now := time.Unix(1e9, 0)
+	e := NewEntry(200, http.Header{}, nil, Decision{Store: true, Lifetime: time.Minute}, now, now)
+	if _, ok := e.DerivedKey("k", "br"); ok {
+		t.Fatal("a new entry has a derived key")
+	}
+	e.SetDerivedKey("k", "br", "k/br")
+	e.SetDerivedKey("k", "gzip", "k/gzip")
+	for tag, want := range map[string]string{"br": "k/br", "gzip": "k/gzip"} {
+		if got, ok := e.DerivedKey("k", tag); !ok || got != want {
+			t.Errorf("DerivedKey(k, %s) = %q, %v", tag, got, ok)
+		}
+	}
+	if _, ok := e.DerivedKey("other", "br"); ok {
+		t.Error("a key derived from another base was returned")
+	}
+	cp := *e
+	if _, ok := cp.DerivedKey("k", "br"); ok {
+		t.Error("a copy took the original's keys")
+	}
+	for i := range 10 {
+		e.SetDerivedKey("k", string(rune('a'+i)), "x")
+	}
+	if _, ok := e.DerivedKey("k", "br"); !ok {
+		t.Error("remembering more keys than the bound dropped the first")
+	}
+}
