@@ -178,6 +178,11 @@ func (h *Handler) codedVariant(r *http.Request, s *Site, key string, e *httpcach
 	if coding == "" {
 		return nil, ""
 	}
+	if e.ETag == "" && len(r.Header["If-Range"]) > 0 {
+		// The identity and its variants share Last-Modified: a date in
+		// If-Range cannot tell whose bytes the client holds.
+		return nil, ""
+	}
 	ck, ok := e.DerivedKey(key, coding)
 	if !ok {
 		ck = codedKey(key, e.CodingGen, coding)
