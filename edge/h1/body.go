@@ -103,6 +103,9 @@ func (b *body) readLocked(p []byte) (int, error) {
 
 func (b *body) fail(err error) error {
 	b.err = err
+	if b.c != nil {
+		b.c.bodyBroken.Store(true)
+	}
 	return err
 }
 

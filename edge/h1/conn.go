@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,8 +33,10 @@ type conn struct {
 	br         *bufio.Reader
 	bw         *bufio.Writer
 	w          response
-	head       []byte     // the current request head, reused
-	wmu        sync.Mutex // serializes 100 Continue with the response
+	head       []byte      // the current request head, reused
+	wmu        sync.Mutex  // serializes 100 Continue with the response
+	bodyBroken atomic.Bool // a request body broke its framing
+	clientGone bool        // the client closed (or timed out) between requests
 }
 
 // connReader is what the conn's bufio.Reader reads. It can read one byte
@@ -128,7 +131,7 @@ func (s *Server) newConn(rwc net.Conn) *conn {
 // serve runs the connection's requests one after the other until one
 // asks to close, fails, or the server shuts down.
 func (c *conn) serve() {
-	defer c.rwc.Close()
+	defer c.close()
 	c.ctx = context.Background()
 	if c.s.ConnContext != nil {
 		c.ctx = c.s.ConnContext(c.ctx, c.rwc)
@@ -149,6 +152,25 @@ func (c *conn) serve() {
 	}
 }
 
+// close closes the connection. Input the server did not read (of a
+// refused request, of a body left unread) would make the kernel reset
+// the connection and could destroy the answer in flight: the server
+// stops writing first and reads for a moment, as net/http does.
+func (c *conn) close() {
+	if c.clientGone {
+		c.rwc.Close()
+		return
+	}
+	if cw, ok := c.rwc.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+		c.rwc.SetReadDeadline(time.Now().Add(lingerTime))
+		io.Copy(io.Discard, io.LimitReader(c.rwc, maxDrain))
+	}
+	c.rwc.Close()
+}
+
+// lingerTime bounds the reading of a connection being closed.
+const lingerTime = 500 * time.Millisecond
+
 // awaitRequest waits for the first byte of a next request, within the
 // idle timeout (or, for the connection's first request, the header
 // timeout), and then sets the deadline for the rest of the head.
@@ -163,6 +185,7 @@ func (c *conn) awaitRequest(first bool) bool {
 	}
 	c.rwc.SetReadDeadline(time.Now().Add(wait))
 	if _, err := c.br.Peek(1); err != nil {
+		c.clientGone = true // or idle too long: nothing to say
 		return false
 	}
 	c.rwc.SetReadDeadline(time.Now().Add(c.s.readHeaderTimeout()))
@@ -175,7 +198,9 @@ func (c *conn) serveOne() bool {
 	head, err := readHead(c.br, c.head, c.s.maxHeaderBytes())
 	c.head = head[:0]
 	if err != nil {
-		c.answerError(err)
+		if !c.answerError(err) {
+			c.clientGone = true
+		}
 		return false
 	}
 	r, fr, err := parseHead(head)
@@ -218,6 +243,13 @@ func (c *conn) serveOne() bool {
 	return !w.closeAfter && !c.s.shuttingDown()
 }
 
+// optionsAsterisk answers OPTIONS * for the server, as net/http does:
+// it asks about the server, not about a resource.
+var optionsAsterisk = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	w.Header()["Content-Length"] = []string{"0"}
+	w.WriteHeader(http.StatusOK)
+})
+
 // runHandler calls the handler; a panic is logged (unless it is
 // http.ErrAbortHandler) and reported as false: the connection is closed
 // without finishing the response.
@@ -231,7 +263,11 @@ func (c *conn) runHandler(w *response, r *http.Request) (ok bool) {
 			ok = false
 		}
 	}()
-	c.s.Handler.ServeHTTP(w, r)
+	h := c.s.Handler
+	if r.RequestURI == "*" {
+		h = optionsAsterisk
+	}
+	h.ServeHTTP(w, r)
 	return true
 }
 
@@ -248,11 +284,12 @@ func (c *conn) writeContinue() error {
 }
 
 // answerError answers a request the server refuses, then the connection
-// closes. A client that went away (or timed out) gets no answer.
-func (c *conn) answerError(err error) {
+// closes. A client that went away (or timed out) gets no answer: then it
+// reports false.
+func (c *conn) answerError(err error) bool {
 	var se *statusError
 	if !errors.As(err, &se) {
-		return
+		return false
 	}
 	c.s.logger().Debug("h1: refused a request", "remote", c.remoteAddr, "status", se.code, "reason", se.msg)
 	text := fmt.Sprintf("%d %s", se.code, http.StatusText(se.code))
@@ -260,12 +297,7 @@ func (c *conn) answerError(err error) {
 	fmt.Fprintf(c.bw, "HTTP/1.1 %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
 		text, len(text), text)
 	c.bw.Flush()
-	// Let the answer reach the client before the close resets it.
-	if tc, ok := c.rwc.(interface{ CloseWrite() error }); ok {
-		tc.CloseWrite()
-		c.rwc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-		io.Copy(io.Discard, io.LimitReader(c.rwc, 256<<10))
-	}
+	return true
 }
 
 func (s *Server) logger() *slog.Logger {

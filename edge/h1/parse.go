@@ -38,10 +38,7 @@ func readHead(br *bufio.Reader, buf []byte, maxBytes int) ([]byte, error) {
 	lineStart := 0
 	for {
 		frag, err := br.ReadSlice('\n')
-		if len(buf)+len(frag) > maxBytes || (lineStart == 0 && len(buf)+len(frag) > maxRequestLine) {
-			if lineStart == 0 {
-				return buf, &statusError{http.StatusRequestURITooLong, "request line too long"}
-			}
+		if len(buf)+len(frag) > maxBytes {
 			return buf, &statusError{http.StatusRequestHeaderFieldsTooLarge, "request header too large"}
 		}
 		buf = append(buf, frag...)
@@ -56,6 +53,10 @@ func readHead(br *bufio.Reader, buf []byte, maxBytes int) ([]byte, error) {
 		}
 		line := buf[lineStart:]
 		n := len(line)
+		if lineStart == 0 && n > maxRequestLine {
+			// Read whole (within maxBytes, else 431 as net/http does).
+			return buf, &statusError{http.StatusRequestURITooLong, "request line too long"}
+		}
 		if n < 2 || line[n-2] != '\r' {
 			return buf, badRequest("line not ended by CRLF")
 		}

@@ -284,7 +284,7 @@ func (w *response) sendHeader() error {
 	if !w.closeAfter && httpguts.HeaderValuesContainsToken(w.hdr["Connection"], "close") {
 		w.closeAfter = true
 	}
-	if c.s.shuttingDown() {
+	if c.s.shuttingDown() || c.bodyBroken.Load() {
 		w.closeAfter = true
 	}
 
