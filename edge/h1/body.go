@@ -229,6 +229,14 @@ func cutByte(s []byte, sep byte) (before, after []byte, found bool) {
 	return s, nil, false
 }
 
+// awaitingContinue reports whether the client still waits for 100
+// Continue before it sends the body.
+func (b *body) awaitingContinue() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.expect100
+}
+
 // Close marks the body closed: later reads fail. The server reads what is
 // left itself.
 func (b *body) Close() error {

@@ -227,7 +227,7 @@ func (c *conn) serveOne() bool {
 	r = r.WithContext(x)
 
 	w := &c.w
-	w.reset(r)
+	w.reset(r, b)
 	ok := c.runHandler(w, r)
 	x.cancel(context.Canceled)
 	c.r.abortPendingRead()

@@ -127,3 +127,5 @@ var echo = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	}
 	io.WriteString(w, r.Method+" "+r.RequestURI+" "+string(b))
 })
+
+func bufioReader(s string) *bufio.Reader { return bufio.NewReader(strings.NewReader(s)) }

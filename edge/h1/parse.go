@@ -161,17 +161,24 @@ func parseHead(head []byte) (*http.Request, framing, error) {
 	if minor == 0 {
 		proto = "HTTP/1.0"
 	}
+	var te []string
+	if fr.chunked {
+		// As net/http: the coding is the server's business, the field goes.
+		te = []string{"chunked"}
+		delete(hdr, "Transfer-Encoding")
+	}
 	r := &http.Request{
-		Method:        method,
-		URL:           u,
-		Proto:         proto,
-		ProtoMajor:    major,
-		ProtoMinor:    minor,
-		Header:        hdr,
-		Host:          host,
-		RequestURI:    target,
-		ContentLength: fr.length,
-		Close:         closing,
+		Method:           method,
+		URL:              u,
+		Proto:            proto,
+		ProtoMajor:       major,
+		ProtoMinor:       minor,
+		Header:           hdr,
+		Host:             host,
+		RequestURI:       target,
+		ContentLength:    fr.length,
+		TransferEncoding: te,
+		Close:            closing,
 	}
 	return r, fr, nil
 }

@@ -25,6 +25,7 @@ var errAfterHandler = errors.New("h1: write after the handler returned")
 // contract of http.ResponseWriter).
 type response struct {
 	c    *conn
+	body *body // of the request; nil for none
 	hdr  http.Header
 	pend []byte // body held back while buffering
 
@@ -40,10 +41,11 @@ type response struct {
 	done         bool // the handler returned
 }
 
-func (w *response) reset(r *http.Request) {
+func (w *response) reset(r *http.Request, body *body) {
 	clear(w.hdr)
 	*w = response{
 		c:          w.c,
+		body:       body,
 		hdr:        w.hdr,
 		pend:       w.pend[:0],
 		isHead:     r.Method == http.MethodHead,
@@ -253,6 +255,11 @@ func (w *response) finish() bool {
 // buffer, deciding the framing, then what body was held back.
 func (w *response) sendHeader() error {
 	c := w.c
+	if w.body != nil && w.body.awaitingContinue() {
+		// The client holds the body back: the connection cannot be read
+		// past it.
+		w.closeAfter = true
+	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	w.headerSent = true
