@@ -203,7 +203,8 @@ func (c *conn) serveOne() bool {
 		}
 		return false
 	}
-	r, fr, err := parseHead(head)
+	var req http.Request
+	fr, err := parseHead(&req, head)
 	if err != nil {
 		c.answerError(err)
 		return false
@@ -218,13 +219,13 @@ func (c *conn) serveOne() bool {
 	if fr.chunked || fr.length > 0 {
 		b = newBody(c.br, fr)
 		b.c, b.ctx = c, x
-		r.Body = b
+		req.Body = b
 	} else {
-		r.Body = http.NoBody
+		req.Body = http.NoBody
 		x.bodyDone = true
 	}
-	r.RemoteAddr = c.remoteAddr
-	r = r.WithContext(x)
+	req.RemoteAddr = c.remoteAddr
+	r := req.WithContext(x)
 
 	w := &c.w
 	w.reset(r, b)

@@ -30,7 +30,8 @@ func FuzzParseRequest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		r, fr, err := parseHead(head)
+		r := new(http.Request)
+		fr, err := parseHead(r, head)
 		if err != nil {
 			return
 		}

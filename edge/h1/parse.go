@@ -81,8 +81,10 @@ type framing struct {
 }
 
 // parseHead turns a head read by readHead into a request without a body
-// or context. The returned request's strings share one copy of head.
-func parseHead(head []byte) (*http.Request, framing, error) {
+// or context. The request's strings share one copy of head. It fills r
+// (rather than returning a new one) so that the caller's WithContext
+// makes the one request that reaches the heap.
+func parseHead(r *http.Request, head []byte) (framing, error) {
 	var fr framing
 	s := string(head)
 	eol := strings.Index(s, "\r\n")
@@ -91,43 +93,43 @@ func parseHead(head []byte) (*http.Request, framing, error) {
 
 	method, line, ok := strings.Cut(line, " ")
 	if !ok || !isToken(method) {
-		return nil, fr, badRequest("malformed request line")
+		return fr, badRequest("malformed request line")
 	}
 	target, proto, ok := strings.Cut(line, " ")
 	if !ok || target == "" || !isTarget(target) {
-		return nil, fr, badRequest("malformed request target")
+		return fr, badRequest("malformed request target")
 	}
 	major, minor, err := parseVersion(proto)
 	if err != nil {
-		return nil, fr, err
+		return fr, err
 	}
 	if method == http.MethodConnect {
-		return nil, fr, &statusError{http.StatusMethodNotAllowed, "CONNECT is not served"}
+		return fr, &statusError{http.StatusMethodNotAllowed, "CONNECT is not served"}
 	}
 	if target == "*" && method != http.MethodOptions {
-		return nil, fr, badRequest("asterisk-form outside OPTIONS")
+		return fr, badRequest("asterisk-form outside OPTIONS")
 	}
 	u, err := url.ParseRequestURI(target)
 	if err != nil {
-		return nil, fr, badRequest("malformed request target")
+		return fr, badRequest("malformed request target")
 	}
 	if target[0] != '/' && target != "*" && (u.Host == "" || u.Opaque != "") {
-		return nil, fr, badRequest("request target is not absolute")
+		return fr, badRequest("request target is not absolute")
 	}
 
 	hdr, err := parseFields(rest)
 	if err != nil {
-		return nil, fr, err
+		return fr, err
 	}
 
 	hosts := hdr["Host"]
 	if len(hosts) > 1 || (len(hosts) == 0 && minor == 1) {
-		return nil, fr, badRequest("a request needs exactly one Host")
+		return fr, badRequest("a request needs exactly one Host")
 	}
 	host := u.Host
 	if len(hosts) == 1 {
 		if !httpguts.ValidHostHeader(hosts[0]) {
-			return nil, fr, badRequest("malformed Host")
+			return fr, badRequest("malformed Host")
 		}
 		if host == "" {
 			host = hosts[0]
@@ -141,7 +143,7 @@ func parseHead(head []byte) (*http.Request, framing, error) {
 	}
 
 	if fr, err = parseFraming(hdr, minor); err != nil {
-		return nil, fr, err
+		return fr, err
 	}
 
 	conn := hdr["Connection"]
@@ -152,7 +154,7 @@ func parseHead(head []byte) (*http.Request, framing, error) {
 
 	if ex, ok := hdr["Expect"]; ok {
 		if len(ex) != 1 || !strings.EqualFold(ex[0], "100-continue") {
-			return nil, fr, &statusError{http.StatusExpectationFailed, "unknown expectation"}
+			return fr, &statusError{http.StatusExpectationFailed, "unknown expectation"}
 		}
 		fr.expect100 = minor == 1 && fr.length != 0
 	}
@@ -167,7 +169,7 @@ func parseHead(head []byte) (*http.Request, framing, error) {
 		te = []string{"chunked"}
 		delete(hdr, "Transfer-Encoding")
 	}
-	r := &http.Request{
+	*r = http.Request{
 		Method:           method,
 		URL:              u,
 		Proto:            proto,
@@ -180,7 +182,7 @@ func parseHead(head []byte) (*http.Request, framing, error) {
 		TransferEncoding: te,
 		Close:            closing,
 	}
-	return r, fr, nil
+	return fr, nil
 }
 
 // parseVersion accepts HTTP/1.0 and HTTP/1.1; another well-formed
