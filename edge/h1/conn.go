@@ -132,7 +132,8 @@ func (s *Server) newConn(rwc net.Conn) *conn {
 // asks to close, fails, or the server shuts down.
 func (c *conn) serve() {
 	defer c.close()
-	c.ctx = context.Background()
+	// As net/http, a request's context knows the local address.
+	c.ctx = context.WithValue(context.Background(), http.LocalAddrContextKey, c.rwc.LocalAddr())
 	if c.s.ConnContext != nil {
 		c.ctx = c.s.ConnContext(c.ctx, c.rwc)
 	}

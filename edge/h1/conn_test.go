@@ -106,6 +106,9 @@ func TestRequestFields(t *testing.T) {
 		if r.RemoteAddr != c.LocalAddr().String() {
 			t.Errorf("RemoteAddr %q, want %q", r.RemoteAddr, c.LocalAddr())
 		}
+		if la, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr); la == nil || la.String() != c.RemoteAddr().String() {
+			t.Errorf("LocalAddrContextKey %v, want %v", la, c.RemoteAddr())
+		}
 		b, _ := io.ReadAll(r.Body)
 		wb, _ := io.ReadAll(want.Body)
 		if !bytes.Equal(b, wb) {

@@ -46,7 +46,8 @@ type Server struct {
 	MaxHeaderBytes int
 
 	// ConnContext, if set, derives the context of a connection's
-	// requests from context.Background, once per connection.
+	// requests, once per connection, from a context that holds the
+	// connection's local address under http.LocalAddrContextKey.
 	ConnContext func(ctx context.Context, c net.Conn) context.Context
 
 	// Logger gets connection-level events: refused requests at debug
