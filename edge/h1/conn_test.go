@@ -481,16 +481,33 @@ func TestSendfile(t *testing.T) {
 			return
 		}
 		defer f.Close()
-		if r.URL.Path == "/cl" {
+		var src io.Reader = f
+		switch r.URL.Path {
+		case "/cl":
 			w.Header().Set("Content-Length", "100000")
 			w.Header().Set("Content-Type", "text/plain")
+		case "/limited":
+			w.Header().Set("Content-Length", "100000")
+			w.Header().Set("Content-Type", "text/plain")
+			src = io.LimitReader(f, 100000)
+		case "/over":
+			w.Header().Set("Content-Length", "99999")
+			w.Header().Set("Content-Type", "text/plain")
+			if _, err := io.Copy(w, f); err != http.ErrContentLength {
+				t.Errorf("copy past the length: %v", err)
+			}
+			return
 		}
-		if _, err := io.Copy(w, f); err != nil {
+		if _, err := io.Copy(w, src); err != nil {
 			t.Errorf("copy: %v", err)
 		}
 	}))
 	c := dial(t, addr)
-	for _, p := range []string{"/cl", "/chunked"} {
+	c.send("GET /over HTTP/1.1\r\nHost: a\r\n\r\n")
+	if got := bodyOf(t, c.response("GET")); got != content[:99999] {
+		t.Fatalf("/over: body of %d bytes", len(got))
+	}
+	for _, p := range []string{"/cl", "/limited", "/chunked"} {
 		c.send("GET " + p + " HTTP/1.1\r\nHost: a\r\n\r\n")
 		if got := bodyOf(t, c.response("GET")); got != content {
 			t.Fatalf("%s: body of %d bytes, want %d", p, len(got), len(content))

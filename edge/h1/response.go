@@ -172,13 +172,21 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 		return n, err
 	}
 	remain := w.cl - w.written
-	n, err := rf.ReadFrom(io.LimitReader(src, remain))
+	// One io.LimitedReader around the file, not two: sendfile looks
+	// through one only.
+	outer, ok := src.(*io.LimitedReader)
+	if !ok {
+		outer = &io.LimitedReader{R: src, N: 1<<63 - 1}
+	}
+	inner := &io.LimitedReader{R: outer.R, N: min(outer.N, remain)}
+	n, err := rf.ReadFrom(inner)
+	outer.N -= n
 	w.written += n
-	if err != nil || n < remain {
+	if err != nil || n < remain || outer.N <= 0 {
 		return n, err
 	}
 	var one [1]byte
-	if m, _ := io.ReadFull(src, one[:]); m > 0 {
+	if m, _ := io.ReadFull(outer, one[:]); m > 0 {
 		return n, http.ErrContentLength
 	}
 	return n, nil
