@@ -239,8 +239,12 @@ func (c *conn) serveOne() bool {
 	if !w.finish() {
 		return false
 	}
-	if b != nil && !b.drain(maxDrain) {
-		return false
+	if b != nil {
+		// What is left of the body gets the time of a head.
+		c.rwc.SetReadDeadline(time.Now().Add(c.s.readHeaderTimeout()))
+		if !b.drain(maxDrain) {
+			return false
+		}
 	}
 	return !w.closeAfter && !c.s.shuttingDown()
 }
