@@ -27,7 +27,8 @@ type response struct {
 	c    *conn
 	body *body // of the request; nil for none
 	hdr  http.Header
-	pend []byte // body held back while buffering
+	pend []byte      // body held back while buffering
+	sent http.Header // the header as WriteHeader saw it, if changed since; else hdr
 
 	isHead, is11 bool
 	status       int   // final status; 0 until WriteHeader
@@ -55,7 +56,14 @@ func (w *response) reset(r *http.Request, body *body) {
 	}
 }
 
-func (w *response) Header() http.Header { return w.hdr }
+func (w *response) Header() http.Header {
+	if w.buffering && w.sent == nil {
+		// The header is logically written but waits for the body: keep
+		// what it was, as net/http does, for changes made now.
+		w.sent = w.hdr.Clone()
+	}
+	return w.hdr
+}
 
 func (w *response) WriteHeader(code int) {
 	if code < 100 || code > 999 {
@@ -89,7 +97,7 @@ func (w *response) WriteHeader(code int) {
 		w.buffering = true
 		return
 	}
-	w.sendHeader()
+	w.sendHeader(nil)
 }
 
 func (w *response) Write(p []byte) (int, error) {
@@ -111,7 +119,7 @@ func (w *response) Write(p []byte) (int, error) {
 			w.pend = append(w.pend, p...)
 			return len(p), nil
 		}
-		if err := w.sendHeader(); err != nil {
+		if err := w.sendHeader(p); err != nil {
 			return 0, err
 		}
 	}
@@ -214,7 +222,7 @@ func (w *response) FlushError() error {
 		w.WriteHeader(http.StatusOK)
 	}
 	if !w.headerSent {
-		if err := w.sendHeader(); err != nil {
+		if err := w.sendHeader(nil); err != nil {
 			return err
 		}
 	}
@@ -243,7 +251,7 @@ func (w *response) finish() bool {
 		w.done = true
 	}
 	if !w.headerSent {
-		if err := w.sendHeader(); err != nil {
+		if err := w.sendHeader(nil); err != nil {
 			return false
 		}
 	}
@@ -260,9 +268,15 @@ func (w *response) finish() bool {
 }
 
 // sendHeader writes the status line and the header into the connection's
-// buffer, deciding the framing, then what body was held back.
-func (w *response) sendHeader() error {
+// buffer, deciding the framing, then what body was held back. A missing
+// Content-Type is sniffed from that body, or else from next, the write
+// that did not fit beside it.
+func (w *response) sendHeader(next []byte) error {
 	c := w.c
+	hdr := w.hdr
+	if w.sent != nil {
+		hdr = w.sent
+	}
 	if w.body != nil && w.body.awaitingContinue() {
 		// The client holds the body back: the connection cannot be read
 		// past it.
@@ -278,9 +292,13 @@ func (w *response) sendHeader() error {
 	computedCL := false
 	if !w.noBody {
 		if held {
-			if _, ok := w.hdr["Content-Type"]; !ok && len(w.pend) > 0 {
-				if _, ok := w.hdr["Content-Encoding"]; !ok {
-					sniffed = http.DetectContentType(w.pend)
+			data := w.pend
+			if len(data) == 0 {
+				data = next
+			}
+			if _, ok := hdr["Content-Type"]; !ok && len(data) > 0 {
+				if _, ok := hdr["Content-Encoding"]; !ok {
+					sniffed = http.DetectContentType(data)
 				}
 			}
 		}
@@ -296,7 +314,8 @@ func (w *response) sendHeader() error {
 			w.closeAfter = true
 		}
 	}
-	if !w.closeAfter && httpguts.HeaderValuesContainsToken(w.hdr["Connection"], "close") {
+	handlerClose := httpguts.HeaderValuesContainsToken(hdr["Connection"], "close")
+	if handlerClose {
 		w.closeAfter = true
 	}
 	if c.s.shuttingDown() || c.bodyBroken.Load() {
@@ -307,12 +326,14 @@ func (w *response) sendHeader() error {
 	b := bw.AvailableBuffer()
 	b = appendStatusLine(b, w.is11, w.status)
 	bw.Write(b)
-	for k, vv := range w.hdr {
+	for k, vv := range hdr {
 		switch k {
 		case "Transfer-Encoding":
 			continue
 		case "Connection":
-			if w.closeAfter || !w.is11 {
+			// As net/http: closing, the handler's own "close" stands,
+			// other tokens go.
+			if w.closeAfter && !handlerClose {
 				continue
 			}
 		case "Content-Length":
@@ -332,7 +353,7 @@ func (w *response) sendHeader() error {
 			writeField(bw, k, strings.TrimSpace(v))
 		}
 	}
-	if _, ok := w.hdr["Date"]; !ok {
+	if _, ok := hdr["Date"]; !ok {
 		bw.Write(c.s.dateField())
 	}
 	if computedCL {
@@ -348,7 +369,7 @@ func (w *response) sendHeader() error {
 		bw.WriteString("Transfer-Encoding: chunked\r\n")
 	}
 	switch {
-	case w.closeAfter && w.is11:
+	case w.closeAfter && w.is11 && !handlerClose:
 		bw.WriteString("Connection: close\r\n")
 	case !w.closeAfter && !w.is11:
 		bw.WriteString("Connection: keep-alive\r\n")
