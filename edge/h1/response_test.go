@@ -197,3 +197,25 @@ func TestConnectionClose(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteTimeout: a client that stops reading fails the handler's
+// writes once WriteTimeout has passed.
+func TestWriteTimeout(t *testing.T) {
+	errs := make(chan error, 1)
+	_, addr := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := []byte(strings.Repeat("x", 64<<10))
+		deadline := time.Now().Add(bound)
+		for time.Now().Before(deadline) {
+			if _, err := w.Write(chunk); err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}), func(s *Server) { s.WriteTimeout = 200 * time.Millisecond })
+	c := dial(t, addr)
+	c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	if err := <-errs; !isTimeout(err) {
+		t.Fatalf("write to a client that does not read: %v", err)
+	}
+}
