@@ -1,6 +1,7 @@
 package edge_test
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -35,4 +36,39 @@ func newEdgeServer(tb testing.TB, h http.Handler) *httptest.Server {
 		return h1test.NewServer(h)
 	}
 	return httptest.NewServer(h)
+}
+
+// TestListenWith serves the edge with each HTTP/1.1 server and refuses an
+// unknown one; Serve returns nil after Shutdown.
+func TestListenWith(t *testing.T) {
+	hs := newHarness(t, fixed("hello", "Cache-Control", "max-age=60"))
+	for _, server := range []string{"", "net", "tern"} {
+		srv, err := edge.ListenWith("127.0.0.1:0", hs.h, nil, edge.ServerOptions{HTTP1: server})
+		if err != nil {
+			t.Fatal(err)
+		}
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve() }()
+		req, _ := http.NewRequest("GET", "http://"+srv.Addr().String()+"/x", nil)
+		req.Host = "www.cdn.test"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%q: %v", server, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(body) != "hello" {
+			t.Errorf("%q: %d %q", server, resp.StatusCode, body)
+		}
+		http.DefaultClient.CloseIdleConnections()
+		if err := srv.Shutdown(t.Context()); err != nil {
+			t.Errorf("%q: Shutdown: %v", server, err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("%q: Serve: %v", server, err)
+		}
+	}
+	if _, err := edge.ListenWith("127.0.0.1:0", hs.h, nil, edge.ServerOptions{HTTP1: "nginx"}); err == nil {
+		t.Error("an unknown HTTP/1.1 server was accepted")
+	}
 }
