@@ -514,3 +514,37 @@ func TestSendfile(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownDeadline: a request still running when Shutdown's context
+// ends has its connection closed (its handler, watching its context,
+// then returns) and Shutdown reports the context's error.
+func TestShutdownDeadline(t *testing.T) {
+	entered, returned := make(chan struct{}), make(chan struct{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(returned)
+		done := r.Context().Done()
+		close(entered)
+		<-done
+	})}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+	c := dial(t, ln.Addr().String())
+	c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	<-entered
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	<-returned
+	if rest := c.rest(); rest != "" {
+		t.Errorf("after a forced close: %q", rest)
+	}
+	if err := <-served; !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Serve: %v", err)
+	}
+}
