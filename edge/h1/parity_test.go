@@ -62,6 +62,14 @@ func TestSameAnswersAsNetHTTP(t *testing.T) {
 			io.WriteString(w, "x")
 			w.Header().Set("X-Late", "1")
 		},
+		"/echo": func(w http.ResponseWriter, r *http.Request) {
+			b, err := io.ReadAll(r.Body)
+			if err != nil {
+				http.Error(w, "body", http.StatusBadRequest)
+				return
+			}
+			w.Write(b)
+		},
 		"/2048": func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, strings.Repeat("a", 2048)) },
 		"/2049": func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, strings.Repeat("a", 2049)) },
 		"/two-writes": func(w http.ResponseWriter, r *http.Request) {
@@ -69,7 +77,11 @@ func TestSameAnswersAsNetHTTP(t *testing.T) {
 			io.WriteString(w, strings.Repeat("b", 1000))
 		},
 	}
-	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handlers[r.URL.Path](w, r) })
+	mux := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h, ok := handlers[r.URL.Path]; ok {
+			h(w, r)
+		}
+	})
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -80,6 +92,21 @@ func TestSameAnswersAsNetHTTP(t *testing.T) {
 	defer ref.Shutdown(context.Background())
 	_, addr := serve(t, mux)
 
+	for _, raw := range []string{
+		"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+		"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+		"POST /echo HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi",
+		"PUT /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+		"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+		"GET http://other/echo HTTP/1.1\r\nHost: a\r\n\r\n",
+	} {
+		method, _, _ := strings.Cut(raw, " ")
+		want := readAll(t, ln.Addr().String(), raw, method)
+		got := readAll(t, addr, raw, method)
+		if got != want {
+			t.Errorf("%q:\n got %s\nwant %s", raw, got, want)
+		}
+	}
 	for path := range handlers {
 		for _, method := range []string{"GET", "HEAD"} {
 			for _, proto := range []string{"HTTP/1.1", "HTTP/1.0"} {
