@@ -253,6 +253,10 @@ func (b *body) Close() error {
 func (b *body) drain(max int64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	defer func() {
+		// A request kept by the handler does not keep the connection.
+		b.br, b.c, b.ctx = nil, nil, nil
+	}()
 	b.closed = true
 	if b.err != nil {
 		return false

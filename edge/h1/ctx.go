@@ -92,6 +92,7 @@ func (x *reqCtx) cancel(err error) {
 		return
 	}
 	x.err = err
+	x.c = nil // a request kept by the handler does not keep the connection
 	if x.done != nil {
 		close(x.done)
 	}
