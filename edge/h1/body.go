@@ -229,12 +229,42 @@ func cutByte(s []byte, sep byte) (before, after []byte, found bool) {
 	return s, nil, false
 }
 
-// awaitingContinue reports whether the client still waits for 100
-// Continue before it sends the body.
-func (b *body) awaitingContinue() bool {
+// settle gets the connection ready for the response once its header is
+// to be written, as net/http does: a client may send its whole request
+// before it reads the answer, so what is left of a small body is read and
+// dropped now; it reports whether the connection must close after the
+// response instead (a body too large to drop, a broken one, one the
+// client still holds back for 100 Continue, or one the handler closed
+// unread).
+func (b *body) settle() (closeAfter bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.expect100
+	switch {
+	case b.eof:
+		return false
+	case b.err != nil, b.expect100, b.closed:
+		return true
+	case !b.chunked && b.remain >= maxDrain:
+		return true
+	}
+	return !b.discardLocked(maxDrain)
+}
+
+// discardLocked reads and drops the rest of the body, up to max bytes; it
+// reports whether it reached the end.
+func (b *body) discardLocked(max int64) bool {
+	var buf [4 << 10]byte
+	for n := int64(0); n <= max; {
+		m, err := b.readLocked(buf[:])
+		n += int64(m)
+		if err == io.EOF {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
+	return false
 }
 
 // Close marks the body closed: later reads fail. The server reads what is
@@ -267,16 +297,5 @@ func (b *body) drain(max int64) bool {
 	if b.expect100 {
 		return false
 	}
-	var buf [4 << 10]byte
-	for n := int64(0); n <= max; {
-		m, err := b.readLocked(buf[:])
-		n += int64(m)
-		if err == io.EOF {
-			return true
-		}
-		if err != nil {
-			return false
-		}
-	}
-	return false
+	return b.discardLocked(max)
 }

@@ -236,7 +236,7 @@ func (c *conn) serveOne() bool {
 	if !ok {
 		return false
 	}
-	if !w.finish() {
+	if !w.finish() || w.closeAfter {
 		return false
 	}
 	if b != nil {

@@ -98,13 +98,16 @@ func TestSameAnswersAsNetHTTP(t *testing.T) {
 		"POST /echo HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi",
 		"PUT /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
 		"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+		"POST /empty HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+		"POST /declared HTTP/1.1\r\nHost: a\r\nContent-Length: 300000\r\n\r\n" + strings.Repeat("x", 300000),
+		"POST /declared HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
 		"GET http://other/echo HTTP/1.1\r\nHost: a\r\n\r\n",
 	} {
 		method, _, _ := strings.Cut(raw, " ")
 		want := readAll(t, ln.Addr().String(), raw, method)
 		got := readAll(t, addr, raw, method)
 		if got != want {
-			t.Errorf("%q:\n got %s\nwant %s", raw, got, want)
+			t.Errorf("%q:\n got %s\nwant %s", short(raw), got, want)
 		}
 	}
 	for path := range handlers {

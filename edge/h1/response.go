@@ -277,9 +277,7 @@ func (w *response) sendHeader(next []byte) error {
 	if w.sent != nil {
 		hdr = w.sent
 	}
-	if w.body != nil && w.body.awaitingContinue() {
-		// The client holds the body back: the connection cannot be read
-		// past it.
+	if w.body != nil && !w.closeAfter && w.body.settle() {
 		w.closeAfter = true
 	}
 	c.wmu.Lock()
