@@ -37,10 +37,7 @@ func rawRequest(t *testing.T, addr, raw string) string {
 // a clear 4xx and none reaches the origin.
 func TestBadRequests(t *testing.T) {
 	hs := newHarness(t, fixed("x", "Cache-Control", "max-age=60"))
-	srv, err := edge.Listen("127.0.0.1:0", hs.h, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := listenEdge(t, hs.h)
 	go srv.Serve()
 	t.Cleanup(func() { srv.Shutdown(t.Context()) })
 	addr := srv.Addr().String()

@@ -197,10 +197,7 @@ func BenchmarkHitLoopback(b *testing.B) {
 		b.Run(sz.name, func(b *testing.B) {
 			be := newBenchEdge(b, sz.size, false)
 			be.warm(b)
-			srv, err := edge.Listen("127.0.0.1:0", be.h, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
+			srv := listenEdge(b, be.h)
 			done := make(chan error, 1)
 			go func() { done <- srv.Serve() }()
 			b.Cleanup(func() {

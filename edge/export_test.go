@@ -1,8 +1,13 @@
 package edge
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"os"
 	"testing"
 	"time"
+
+	"github.com/tern-cdn/tern/edge/h1/h1test"
 
 	"github.com/tern-cdn/tern/internal/testkit"
 )
@@ -24,4 +29,14 @@ func (h *Handler) WaitSettled(t testing.TB) {
 		defer h.flights.mu.Unlock()
 		return len(h.flights.m) == 0 && coding == 0
 	})
+}
+
+// newEdgeServer is httptest.NewServer(h), or h1test.NewServer(h) when
+// TERN_TEST_H1=tern (see serverchoice_test.go).
+func newEdgeServer(tb testing.TB, h http.Handler) *httptest.Server {
+	tb.Helper()
+	if os.Getenv("TERN_TEST_H1") == "tern" {
+		return h1test.NewServer(h)
+	}
+	return httptest.NewServer(h)
 }

@@ -149,7 +149,7 @@ func TestNoJoinAfterResponse(t *testing.T) {
 			// Over a real listener, as in a fleet: a client has its answer
 			// once Content-Length bytes arrived, while the handler may still
 			// be storing it.
-			srv := httptest.NewServer(h)
+			srv := newEdgeServer(t, h)
 			defer srv.Close()
 			type answer struct {
 				code        int

@@ -97,7 +97,7 @@ func newHarness(t *testing.T, fn http.HandlerFunc, opts ...func(*edge.Config)) *
 		t.Fatal(err)
 	}
 	hs.h = h
-	hs.edge = httptest.NewServer(h)
+	hs.edge = newEdgeServer(t, h)
 	// A client that shows the edge's responses as they are: no redirects
 	// followed, no Accept-Encoding added or decoded behind the test's back.
 	hs.client = hs.edge.Client()

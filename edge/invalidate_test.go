@@ -60,7 +60,7 @@ func newStack(t *testing.T, tiers int, fn http.HandlerFunc, opts ...func(*edge.C
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	srv := newEdgeServer(t, h)
 	t.Cleanup(func() { srv.Close(); h.Close(); mem.Close(); tr.CloseIdleConnections() })
 	return &stack{t: t, hs: hs, front: srv, handlers: []*edge.Handler{hs.h, h}}
 }

@@ -51,7 +51,7 @@ func newPurgeSeqTier(t *testing.T, fleet *origin.Fleet, shielded bool, applied u
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.srv = httptest.NewServer(h)
+	p.srv = newEdgeServer(t, h)
 	t.Cleanup(func() { p.srv.Close(); h.Close(); mem.Close() })
 	return p
 }

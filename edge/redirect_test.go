@@ -41,10 +41,7 @@ func TestHTTPSRedirectHostileTargets(t *testing.T) {
 		c.Sites[0].RedirectHTTPS = true
 		c.HTTPSPort = 8443
 	})
-	srv, err := edge.Listen("127.0.0.1:0", hs.h, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := listenEdge(t, hs.h)
 	go srv.Serve()
 	t.Cleanup(func() { srv.Shutdown(t.Context()) })
 	const want = "https://www.cdn.test:8443"

@@ -51,10 +51,7 @@ func BenchmarkTierHitLoopback(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer h.Close()
-			srv, err := edge.Listen("127.0.0.1:0", h, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
+			srv := listenEdge(b, h)
 			go srv.Serve()
 			defer srv.Shutdown(b.Context())
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8, DisableCompression: true}}

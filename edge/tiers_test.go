@@ -44,7 +44,7 @@ func edgeBehindWith(t *testing.T, shield *harness, name string, mem *store.Memor
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	srv := newEdgeServer(t, h)
 	t.Cleanup(func() { srv.Close(); h.Close(); mem.Close(); tr.CloseIdleConnections() })
 	return srv
 }
