@@ -86,6 +86,7 @@ func (t *Topology) ApplyDefaults() {
 	orDefault(&hc.FailBackoff, defaultHealthFailBackoff)
 	t.DNS.applyDefaults(t)
 	t.Purge.applyDefaults()
+	orDefault(&t.Server.HTTP1, "tern")
 	for i := range t.Sites {
 		c := &t.Sites[i].Cache
 		orDefault(&c.HeuristicFraction, defaultHeuristicFraction)

@@ -29,6 +29,8 @@ type Topology struct {
 	// Fleet holds what the fleet's nodes share to trust each other.
 	// Optional, but without a secret no node trusts another.
 	Fleet Fleet `yaml:"fleet,omitempty"`
+	// Server sets how edges serve their clients.
+	Server Server `yaml:"server,omitempty"`
 
 	// path is the file the topology was loaded from, for messages.
 	path string
@@ -261,6 +263,16 @@ type Cache struct {
 	// stored in, with Range requests: a client range fetches only the
 	// slices it touches. Default: 1MiB.
 	SliceSize ByteSize `yaml:"slice_size,omitempty"`
+}
+
+// Server sets how edges serve their clients.
+type Server struct {
+	// HTTP1 is the server of an edge's plain listener: "tern" (edge/h1,
+	// a strict HTTP/1.1 loop that does a third less work per request
+	// than net/http) or "net" (Go's net/http). HTTPS (HTTP/1.1 and
+	// HTTP/2 by ALPN), HTTP/3 and the shields' h2c listeners are served
+	// by net/http and quic-go either way. Default: "tern".
+	HTTP1 string `yaml:"http1,omitempty"`
 }
 
 // Upstream sets how caches fetch from their upstreams.

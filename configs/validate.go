@@ -85,6 +85,9 @@ func (t *Topology) validate(lineOf func(path string) int) ErrorList {
 			}
 		}
 	}
+	if s := t.Server.HTTP1; s != "tern" && s != "net" {
+		v.errs.add("server.http1", "%q is not one of \"tern\", \"net\"", s)
+	}
 	if p := t.Upstream.ShieldProtocol; p != "h2c" && p != "http/1.1" {
 		v.errs.add("upstream.shield_protocol", "%q is not one of \"h2c\", \"http/1.1\"", p)
 	}

@@ -96,7 +96,9 @@ func newCacheNode(t *configs.Topology, ref configs.NodeRef, opts Options, reg *p
 	}
 
 	var err error
-	listenFn := edge.Listen
+	listenFn := func(addr string, h http.Handler, log *slog.Logger) (*edge.Server, error) {
+		return edge.ListenWith(addr, h, log, edge.ServerOptions{HTTP1: t.Server.HTTP1})
+	}
 	if ref.Role == configs.RoleShield {
 		listenFn = edge.ListenH2C
 	}
