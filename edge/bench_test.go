@@ -28,9 +28,13 @@ import (
 var hitSizes = []struct {
 	name string
 	size int
+	disk bool // served from a disk tier only
 }{
-	{"1KiB", 1 << 10},
-	{"100KiB", 100 << 10},
+	{"1KiB", 1 << 10, false},
+	{"100KiB", 100 << 10, false},
+	{"disk-1KiB", 1 << 10, true},
+	{"disk-100KiB", 100 << 10, true},
+	{"disk-1MiB", 1 << 20, true},
 }
 
 // recordingStore is a Store that remembers the last entry Get returned, so
@@ -70,6 +74,14 @@ type benchEdge struct {
 // lock per Get, which benchmarks should not pay).
 func newBenchEdge(tb testing.TB, size int, record bool) *benchEdge {
 	tb.Helper()
+	return newBenchEdgeOn(tb, size, record, false)
+}
+
+// newBenchEdgeOn is newBenchEdge, and with disk the object is kept in a
+// disk tier only (the site's Tier excludes memory), so every hit is
+// served from its body file.
+func newBenchEdgeOn(tb testing.TB, size int, record, disk bool) *benchEdge {
+	tb.Helper()
 	body := bytes.Repeat([]byte("0123456789abcdef"), size/16+1)[:size]
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/octet-stream")
@@ -84,11 +96,21 @@ func newBenchEdge(tb testing.TB, size int, record bool) *benchEdge {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(mem.Close)
-	var store httpcache.Store = mem
+	var st httpcache.Store = mem
+	var tier httpcache.Tier
+	if disk {
+		d, err := store.OpenDisk(store.DiskConfig{Dir: tb.TempDir(), MaxBytes: 256 << 20})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tiers := store.NewTiered(mem, d, nil)
+		tb.Cleanup(func() { tiers.Close() })
+		st, tier = tiers, httpcache.TierDisk
+	}
 	var rec *recordingStore
 	if record {
-		rec = &recordingStore{Store: mem}
-		store = rec
+		rec = &recordingStore{Store: st}
+		st = rec
 	}
 	u, _ := url.Parse(origin.URL)
 	upstream := http.DefaultTransport.(*http.Transport).Clone()
@@ -96,10 +118,10 @@ func newBenchEdge(tb testing.TB, size int, record bool) *benchEdge {
 	tb.Cleanup(upstream.CloseIdleConnections)
 	h, err := edge.NewHandler(edge.Config{
 		Node:         "bench-edge",
-		Sites:        []edge.Site{{Name: "bench", Hosts: []string{"www.cdn.test"}, Origin: u}},
+		Sites:        []edge.Site{{Name: "bench", Hosts: []string{"www.cdn.test"}, Origin: u, Tier: tier}},
 		Upstream:     upstream,
 		ClientFacing: true,
-		Store:        store,
+		Store:        st,
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -176,7 +198,7 @@ func isHit(cacheStatus string) bool { return strings.Contains(cacheStatus, "; hi
 func BenchmarkHit(b *testing.B) {
 	for _, sz := range hitSizes {
 		b.Run(sz.name, func(b *testing.B) {
-			be := newBenchEdge(b, sz.size, false)
+			be := newBenchEdgeOn(b, sz.size, false, sz.disk)
 			w := be.warm(b)
 			r := newHitRequest()
 			b.ReportAllocs()
@@ -195,7 +217,7 @@ func BenchmarkHit(b *testing.B) {
 func BenchmarkHitLoopback(b *testing.B) {
 	for _, sz := range hitSizes {
 		b.Run(sz.name, func(b *testing.B) {
-			be := newBenchEdge(b, sz.size, false)
+			be := newBenchEdgeOn(b, sz.size, false, sz.disk)
 			be.warm(b)
 			srv, err := edge.Listen("127.0.0.1:0", be.h, nil)
 			if err != nil {
