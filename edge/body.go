@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"os"
 
 	"github.com/tern-cdn/tern/edge/byterange"
+	"github.com/tern-cdn/tern/edge/httpcache"
 )
 
 // bodyKind says where a response body's bytes come from.
@@ -24,15 +24,15 @@ const (
 type body struct {
 	kind   bodyKind
 	bytes  []byte
-	file   *os.File
+	file   httpcache.File
 	flight *flight
 	slices *sliceReader
 	n      int64 // length; -1 while unknown (a flight without Content-Length)
 }
 
-func bytesBody(b []byte) body           { return body{kind: bodyBytes, bytes: b, n: int64(len(b))} }
-func fileBody(f *os.File, n int64) body { return body{kind: bodyFile, file: f, n: n} }
-func flightBody(f *flight) body         { return body{kind: bodyFlight, flight: f, n: f.size} }
+func bytesBody(b []byte) body                 { return body{kind: bodyBytes, bytes: b, n: int64(len(b))} }
+func fileBody(f httpcache.File, n int64) body { return body{kind: bodyFile, file: f, n: n} }
+func flightBody(f *flight) body               { return body{kind: bodyFlight, flight: f, n: f.size} }
 
 // close releases what the body holds open.
 func (b body) close() {
@@ -65,7 +65,7 @@ func (b body) writeRange(ctx context.Context, w io.Writer, flush func(), off, n 
 		if _, err := b.file.Seek(off, io.SeekStart); err != nil {
 			return 0, err
 		}
-		// A LimitedReader over an *os.File keeps net/http's sendfile path.
+		// A LimitedReader over a File keeps net/http's sendfile path.
 		m, err := io.Copy(w, io.LimitReader(b.file, n))
 		if err == nil && m < n {
 			err = io.ErrUnexpectedEOF
