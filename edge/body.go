@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"sync"
 
 	"github.com/tern-cdn/tern/edge/byterange"
 	"github.com/tern-cdn/tern/edge/httpcache"
@@ -62,6 +63,9 @@ func (b body) writeRange(ctx context.Context, w io.Writer, flush func(), off, n 
 		if n < 0 {
 			n = b.n - off
 		}
+		if n <= smallFileBody {
+			return writeSmallFile(w, b.file, off, n)
+		}
 		if _, err := b.file.Seek(off, io.SeekStart); err != nil {
 			return 0, err
 		}
@@ -82,6 +86,34 @@ func (b body) writeRange(ctx context.Context, w io.Writer, flush func(), off, n 
 	}
 	m, err := w.Write(b.bytes[off:end])
 	return int64(m), err
+}
+
+// smallFileBody is the largest file body (or range of one) read with one
+// pread into a buffer and written with the header in one write, rather
+// than sent with sendfile (which net/http reaches after copying the first
+// 512 bytes itself: lseek, read, write, sendfile, lseek). Measured with
+// BenchmarkHitLoopback on 2 shared cores: at 1 KiB, 27–35 µs a hit read
+// against 39–46 µs sent; at 100 KiB the two were within noise (44–50 µs
+// read, 45–65 µs sent), and sendfile spares the copy, so it keeps the
+// larger bodies.
+const smallFileBody = 32 << 10
+
+var smallFileBufs = sync.Pool{New: func() any { return new([smallFileBody]byte) }}
+
+// writeSmallFile writes [off, off+n) of f, n <= smallFileBody, with one
+// pread; the file's position is not used, nor moved.
+func writeSmallFile(w io.Writer, f io.ReaderAt, off, n int64) (int64, error) {
+	buf := smallFileBufs.Get().(*[smallFileBody]byte)
+	defer smallFileBufs.Put(buf)
+	m, err := f.ReadAt(buf[:n], off)
+	if m < int(n) {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return 0, err
+	}
+	k, err := w.Write(buf[:n])
+	return int64(k), err
 }
 
 // readerAt gives random access to a complete body for a multipart
