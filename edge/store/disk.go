@@ -328,7 +328,6 @@ func (d *Disk) read(key string, now int64) (*cachedMeta, bool) {
 		e     *httpcache.Entry
 		found bool
 		bad   error
-		cost  int64
 	)
 	err := d.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketEntries).Get([]byte(key))
@@ -339,7 +338,6 @@ func (d *Disk) read(key string, now int64) (*cachedMeta, bool) {
 		if r, bad = parseRecord(v); bad != nil || now >= r.expiry {
 			return nil
 		}
-		cost = int64(len(key)+2*len(v)) + metaOverhead
 		e, bad = decodeEntry(r.meta)
 		return nil
 	})
@@ -357,7 +355,7 @@ func (d *Disk) read(key string, now int64) (*cachedMeta, bool) {
 	if r.size > 0 {
 		e.File = &diskBody{d: d, key: key, id: r.id, size: r.size, crc: r.crc}
 	}
-	cm := &cachedMeta{key: key, e: e, expiry: r.expiry, cost: cost}
+	cm := &cachedMeta{key: key, e: e, expiry: r.expiry, cost: e.Cost() + int64(len(key)) + metaOverhead}
 	cm.stamp.Store(r.stamp)
 	return cm, true
 }

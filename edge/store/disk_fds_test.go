@@ -473,3 +473,36 @@ func TestDiskIndexCacheBound(t *testing.T) {
 		t.Errorf("IndexCacheBytes -1: %d records cached", n)
 	}
 }
+
+// TestIndexCacheCostCoversHeap caches many records of a typical response
+// and checks that what they make the Go heap grow by is no more than the
+// bytes the index cache counts for them: IndexCacheBytes bounds its real
+// memory.
+func TestIndexCacheCostCoversHeap(t *testing.T) {
+	const n = 1_000
+	d := openTestDisk(t, DiskConfig{IndexCacheBytes: 1 << 30})
+	d.db.NoSync = true // the index's durability is not what this measures
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("https://www.cdn.test/app.css?v=%d", i)
+		if !d.Set(keys[i], parsedEntry(t, 100), time.Hour) {
+			t.Fatalf("Set %d refused", i)
+		}
+	}
+	before := liveHeap()
+	for _, k := range keys {
+		if _, ok := d.Get(k); !ok {
+			t.Fatalf("Get(%s) missed", k)
+		}
+	}
+	grown := liveHeap() - before
+	records, counted := d.metas.stats()
+	if records != n {
+		t.Fatalf("index cache holds %d records, want %d", records, n)
+	}
+	t.Logf("%d records: heap grew by %d bytes (%.0f each), the cache counts %d (%.0f each)",
+		n, grown, float64(grown)/n, counted, float64(counted)/n)
+	if grown > counted {
+		t.Errorf("the heap grew by %d bytes, more than the %d the index cache counts", grown, counted)
+	}
+}

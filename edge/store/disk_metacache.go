@@ -42,9 +42,11 @@ type cachedMeta struct {
 	cost   int64
 }
 
-// metaOverhead approximates a cached record's fixed cost: the list
-// element, the map slot, the entry and its diskBody.
-const metaOverhead = 512
+// metaOverhead is a cached record's cost beyond its entry's Cost (which
+// counts the Entry and its header as the memory tier does) and its key:
+// the cachedMeta, its list element, its map slot and the diskBody.
+// TestIndexCacheCostCoversHeap checks the sum against the heap.
+const metaOverhead = 256
 
 func newMetaCache(max int64) *metaCache {
 	return &metaCache{max: max, m: make(map[string]*list.Element), hits: func() {}, misses: func() {}}
