@@ -69,8 +69,12 @@ func (b body) writeRange(ctx context.Context, w io.Writer, flush func(), off, n 
 		if _, err := b.file.Seek(off, io.SeekStart); err != nil {
 			return 0, err
 		}
-		// A LimitedReader over a File keeps net/http's sendfile path.
-		m, err := io.Copy(w, io.LimitReader(b.file, n))
+		// A LimitedReader over a File keeps net/http's sendfile path
+		// (HTTP/1.1); a writer without ReadFrom (HTTP/2, HTTP/3) gets the
+		// body through a pooled buffer instead of a new one per hit.
+		buf := smallFileBufs.Get().(*[smallFileBody]byte)
+		m, err := io.CopyBuffer(w, io.LimitReader(b.file, n), buf[:])
+		smallFileBufs.Put(buf)
 		if err == nil && m < n {
 			err = io.ErrUnexpectedEOF
 		}
