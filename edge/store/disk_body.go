@@ -40,12 +40,12 @@ func (b *diskBody) Size() int64 { return b.size }
 // counts as corrupt).
 func (b *diskBody) Open() (httpcache.File, error) {
 	c := b.d.fds
-	f, verified := c.take(b.id)
+	k := c.take(b.id)
 	var path string
-	if f == nil {
+	if k == nil {
 		path = bodyPath(b.d.bodies, b.key, b.id)
 		var err error
-		if f, err = os.Open(path); err != nil {
+		if k, err = openKept(b.id, path); err != nil {
 			c.forget(b.id)
 			if errors.Is(err, os.ErrNotExist) {
 				b.corrupt(path, "missing")
@@ -53,31 +53,30 @@ func (b *diskBody) Open() (httpcache.File, error) {
 			return nil, fmt.Errorf("store: open body: %w", err)
 		}
 	}
-	fi, err := f.Stat()
+	st, err := k.stat()
 	if err != nil {
-		c.discard(b.id, f)
+		c.discard(k)
 		return nil, fmt.Errorf("store: open body: %w", err)
 	}
-	st := fileStamp{fi.Size(), fi.ModTime().UnixNano()}
-	if st == verified {
-		return newLease(c, b.id, f, st), nil
+	if st == k.stamp {
+		return newLease(c, k), nil
 	}
 	if path == "" {
 		path = bodyPath(b.d.bodies, b.key, b.id)
 	}
 	if st.size != b.size {
-		c.discard(b.id, f)
+		c.discard(k)
 		return nil, b.corrupt(path, fmt.Sprintf("size %d, want %d", st.size, b.size))
 	}
-	if v, ok := b.d.verified.Load(path); ok && v.(fileStamp) == st {
-		return newLease(c, b.id, f, st), nil
+	if v, ok := b.d.verified.Load(path); !ok || v.(fileStamp) != st {
+		if reason := b.check(k.f); reason != "" {
+			c.discard(k)
+			return nil, b.corrupt(path, reason)
+		}
+		b.d.verified.Store(path, st)
 	}
-	if reason := b.check(f); reason != "" {
-		c.discard(b.id, f)
-		return nil, b.corrupt(path, reason)
-	}
-	b.d.verified.Store(path, st)
-	return newLease(c, b.id, f, st), nil
+	k.stamp = st
+	return newLease(c, k), nil
 }
 
 var crcBufs = sync.Pool{New: func() any { return new([64 << 10]byte) }}

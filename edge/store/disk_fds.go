@@ -1,7 +1,6 @@
 package store
 
 import (
-	"container/list"
 	"io"
 	"os"
 	"sync"
@@ -29,8 +28,9 @@ type fdCache struct {
 
 	mu     sync.Mutex
 	sets   map[fileID]*fdSet
-	lru    list.List // of *idleFD, most recently returned first
-	open   int       // descriptors open: idle and lent
+	lru    keptFD // sentinel of the idle descriptors, most recently returned first
+	idle   int
+	open   int // descriptors open: idle and lent
 	closed bool
 
 	hits, misses func() // metrics; set by newDiskMetrics
@@ -38,25 +38,66 @@ type fdCache struct {
 
 // fdSet is what the cache holds for one body file.
 type fdSet struct {
-	idle []*list.Element // of *idleFD
+	idle []*keptFD
 	lent int
 	dead bool // the file was removed: lent descriptors close when returned
 }
 
-// idleFD is a verified descriptor waiting for its next hit.
-type idleFD struct {
+// keptFD is an open body file, idle in the cache or lent. It is allocated
+// once per open and reused by every hit that takes it, so a hit allocates
+// no bookkeeping of its own but its lease.
+type keptFD struct {
 	id    fileID
 	f     *os.File
+	rc    syscall.RawConn
 	stamp fileStamp // the file's size and mtime when it was verified
+
+	prev, next *keptFD // in the idle list
+
+	// fstat fills st and stErr; bound once, so a hit's fstat allocates
+	// nothing (os.File.Stat does).
+	fstat func(fd uintptr)
+	st    syscall.Stat_t
+	stErr error
+}
+
+// openKept opens path as the kept descriptor of id.
+func openKept(id fileID, path string) (*keptFD, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	k := &keptFD{id: id, f: f, rc: rc}
+	k.fstat = func(fd uintptr) { k.stErr = syscall.Fstat(int(fd), &k.st) }
+	return k, nil
+}
+
+// stat returns the file's size and mtime now.
+func (k *keptFD) stat() (fileStamp, error) {
+	if err := k.rc.Control(k.fstat); err != nil {
+		return fileStamp{}, err
+	}
+	if k.stErr != nil {
+		return fileStamp{}, &os.PathError{Op: "fstat", Path: k.f.Name(), Err: k.stErr}
+	}
+	return fileStamp{k.st.Size, k.st.Mtim.Nano()}, nil
 }
 
 func newFDCache(max int) *fdCache {
-	return &fdCache{max: max, sets: make(map[fileID]*fdSet), hits: func() {}, misses: func() {}}
+	c := &fdCache{max: max, sets: make(map[fileID]*fdSet), hits: func() {}, misses: func() {}}
+	c.lru.prev, c.lru.next = &c.lru, &c.lru
+	return c
 }
 
 // take lends an idle descriptor of id, or returns nil and counts a
-// descriptor about to be opened (which give or forget must follow).
-func (c *fdCache) take(id fileID) (*os.File, fileStamp) {
+// descriptor about to be opened (which give, discard or forget must
+// follow).
+func (c *fdCache) take(id fileID) *keptFD {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s := c.sets[id]
@@ -66,15 +107,15 @@ func (c *fdCache) take(id fileID) (*os.File, fileStamp) {
 	}
 	s.lent++
 	if n := len(s.idle); n > 0 && !c.closed {
-		el := s.idle[n-1]
+		k := s.idle[n-1]
 		s.idle = s.idle[:n-1]
-		fd := c.lru.Remove(el).(*idleFD)
+		c.unlink(k)
 		c.hits()
-		return fd.f, fd.stamp
+		return k
 	}
 	c.open++
 	c.misses()
-	return nil, fileStamp{}
+	return nil
 }
 
 // forget undoes a take whose open failed.
@@ -85,33 +126,35 @@ func (c *fdCache) forget(id fileID) {
 	c.unlend(id)
 }
 
-func (c *fdCache) unlend(id fileID) (s *fdSet) {
-	s = c.sets[id]
+func (c *fdCache) unlend(id fileID) {
+	s := c.sets[id]
 	s.lent--
 	if s.lent == 0 && len(s.idle) == 0 {
 		delete(c.sets, id)
 	}
-	return s
 }
 
-// give takes back a lent descriptor, verified at stamp, and keeps it if
-// its file is still live and there is room; otherwise it is closed.
-// Positioning it for the next reader is the caller's job.
-func (c *fdCache) give(id fileID, f *os.File, stamp fileStamp) {
+// give takes back a lent descriptor and keeps it if its file is still
+// live and there is room; otherwise it is closed. Positioning it for the
+// next reader is the caller's job.
+func (c *fdCache) give(k *keptFD) {
 	c.mu.Lock()
-	s := c.sets[id]
+	s := c.sets[k.id]
 	if c.closed || s.dead || c.max <= 0 {
 		c.open--
-		c.unlend(id)
+		c.unlend(k.id)
 		c.mu.Unlock()
-		f.Close()
+		k.f.Close()
 		return
 	}
 	s.lent--
-	s.idle = append(s.idle, c.lru.PushFront(&idleFD{id: id, f: f, stamp: stamp}))
-	var excess *idleFD
-	if c.lru.Len() > c.max {
-		excess = c.removeIdle(c.lru.Back())
+	s.idle = append(s.idle, k)
+	k.prev, k.next = &c.lru, c.lru.next
+	k.prev.next, k.next.prev = k, k
+	c.idle++
+	var excess *keptFD
+	if c.idle > c.max {
+		excess = c.removeIdle(c.lru.prev)
 	}
 	c.mu.Unlock()
 	if excess != nil {
@@ -121,29 +164,35 @@ func (c *fdCache) give(id fileID, f *os.File, stamp fileStamp) {
 
 // discard closes a lent descriptor that must not be used again (its file
 // failed a check).
-func (c *fdCache) discard(id fileID, f *os.File) {
+func (c *fdCache) discard(k *keptFD) {
 	c.mu.Lock()
 	c.open--
-	c.unlend(id)
+	c.unlend(k.id)
 	c.mu.Unlock()
-	f.Close()
+	k.f.Close()
 }
 
-// removeIdle takes el out of the cache; the caller closes its file.
-func (c *fdCache) removeIdle(el *list.Element) *idleFD {
-	fd := c.lru.Remove(el).(*idleFD)
-	s := c.sets[fd.id]
+func (c *fdCache) unlink(k *keptFD) {
+	k.prev.next, k.next.prev = k.next, k.prev
+	k.prev, k.next = nil, nil
+	c.idle--
+}
+
+// removeIdle takes the idle k out of the cache; the caller closes it.
+func (c *fdCache) removeIdle(k *keptFD) *keptFD {
+	c.unlink(k)
+	s := c.sets[k.id]
 	for i, e := range s.idle {
-		if e == el {
+		if e == k {
 			s.idle = append(s.idle[:i], s.idle[i+1:]...)
 			break
 		}
 	}
 	if s.lent == 0 && len(s.idle) == 0 {
-		delete(c.sets, fd.id)
+		delete(c.sets, k.id)
 	}
 	c.open--
-	return fd
+	return k
 }
 
 // drop closes the idle descriptors of a removed body file and marks the
@@ -156,16 +205,16 @@ func (c *fdCache) drop(id fileID) {
 		c.mu.Unlock()
 		return
 	}
-	var fds []*idleFD
+	var ks []*keptFD
 	for len(s.idle) > 0 {
-		fds = append(fds, c.removeIdle(s.idle[len(s.idle)-1]))
+		ks = append(ks, c.removeIdle(s.idle[len(s.idle)-1]))
 	}
 	if s.lent > 0 {
 		s.dead = true
 	}
 	c.mu.Unlock()
-	for _, fd := range fds {
-		fd.f.Close()
+	for _, k := range ks {
+		k.f.Close()
 	}
 }
 
@@ -173,13 +222,13 @@ func (c *fdCache) drop(id fileID) {
 func (c *fdCache) close() {
 	c.mu.Lock()
 	c.closed = true
-	var fds []*idleFD
-	for c.lru.Len() > 0 {
-		fds = append(fds, c.removeIdle(c.lru.Back()))
+	var ks []*keptFD
+	for c.idle > 0 {
+		ks = append(ks, c.removeIdle(c.lru.prev))
 	}
 	c.mu.Unlock()
-	for _, fd := range fds {
-		fd.f.Close()
+	for _, k := range ks {
+		k.f.Close()
 	}
 }
 
@@ -187,7 +236,7 @@ func (c *fdCache) close() {
 func (c *fdCache) stats() (open, idle int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.open, c.lru.Len()
+	return c.open, c.idle
 }
 
 // lease is a body file lent to one reader: the httpcache.File that
@@ -196,68 +245,64 @@ func (c *fdCache) stats() (open, idle int) {
 // costs no system call.
 type lease struct {
 	c     *fdCache
-	id    fileID
-	f     *os.File
-	stamp fileStamp
+	k     *keptFD // nil once closed
 	pos   int64
 	known bool // pos is the file's position (not after SyscallConn)
 }
 
-func newLease(c *fdCache, id fileID, f *os.File, stamp fileStamp) *lease {
-	return &lease{c: c, id: id, f: f, stamp: stamp, known: true}
-}
+func newLease(c *fdCache, k *keptFD) *lease { return &lease{c: c, k: k, known: true} }
 
 func (l *lease) Read(p []byte) (int, error) {
-	if l.f == nil {
+	if l.k == nil {
 		return 0, os.ErrClosed
 	}
-	n, err := l.f.Read(p)
+	n, err := l.k.f.Read(p)
 	l.pos += int64(n)
 	return n, err
 }
 
 func (l *lease) ReadAt(p []byte, off int64) (int, error) {
-	if l.f == nil {
+	if l.k == nil {
 		return 0, os.ErrClosed
 	}
-	return l.f.ReadAt(p, off)
+	return l.k.f.ReadAt(p, off)
 }
 
 func (l *lease) Seek(off int64, whence int) (int64, error) {
-	if l.f == nil {
+	if l.k == nil {
 		return 0, os.ErrClosed
 	}
 	if l.known && (whence == io.SeekStart && off == l.pos || whence == io.SeekCurrent && off == 0) {
 		return l.pos, nil
 	}
-	pos, err := l.f.Seek(off, whence)
+	pos, err := l.k.f.Seek(off, whence)
 	l.pos, l.known = pos, err == nil
 	return pos, err
 }
 
 // SyscallConn is the file's, for sendfile, which moves its position.
 func (l *lease) SyscallConn() (syscall.RawConn, error) {
-	if l.f == nil {
+	if l.k == nil {
 		return nil, os.ErrClosed
 	}
 	l.known = false
-	return l.f.SyscallConn()
+	return l.k.rc, nil
 }
 
 // Close hands the file back, positioned at the start for its next reader
 // (a file that cannot be positioned is closed instead).
 func (l *lease) Close() error {
-	f := l.f
-	if f == nil {
+	k := l.k
+	if k == nil {
 		return os.ErrClosed
 	}
-	l.f = nil
+	l.k = nil
 	if !l.known || l.pos != 0 {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			l.c.discard(l.id, f)
+		if _, err := k.f.Seek(0, io.SeekStart); err != nil {
+			l.c.discard(k)
 			return nil
 		}
 	}
-	l.c.give(l.id, f, l.stamp)
+	l.c.give(k)
 	return nil
 }
