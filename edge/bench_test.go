@@ -33,6 +33,7 @@ var hitSizes = []struct {
 }{
 	{"1KiB", 1 << 10, false},
 	{"100KiB", 100 << 10, false},
+	{"1MiB", 1 << 20, false},
 	{"disk-1KiB", 1 << 10, true},
 	{"disk-100KiB", 100 << 10, true},
 	{"disk-1MiB", 1 << 20, true},
