@@ -71,7 +71,10 @@ func BenchmarkTierHitLoopback(b *testing.B) {
 				b.Fatalf("not a %d byte hit: %q %d", size, st, n)
 			}
 			b.SetBytes(size)
+			b.ReportAllocs()
+			cpu0 := cpuTime(b)
 			b.ResetTimer()
+			defer func() { b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op") }()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if _, n := get(); n != size {

@@ -1,9 +1,10 @@
 package httpcache
 
 import (
+	"io"
 	"net/http"
-	"os"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -97,10 +98,23 @@ func (x Tier) Allows(t Tier) bool { return x == 0 || x&t != 0 }
 type FileBody interface {
 	// Open returns the file positioned at the start of the body, after
 	// checking that the body is whole and unchanged; an error means the
-	// entry must be dropped and fetched again.
-	Open() (*os.File, error)
+	// entry must be dropped and fetched again. The File is the caller's
+	// alone until it calls Close, which may keep it open for a later Open.
+	Open() (File, error)
 	// Size is the body's length.
 	Size() int64
+}
+
+// File is an open body file lent to one reader: its position is the
+// reader's own. SyscallConn gives the file descriptor, so net/http can
+// send the file with sendfile(2) (an *io.LimitedReader over a File keeps
+// that path). Close hands it back; it must not be used after.
+type File interface {
+	io.Reader
+	io.ReaderAt
+	io.Seeker
+	io.Closer
+	syscall.Conn
 }
 
 // BodySize is the length of the entry's stored body, wherever it is.

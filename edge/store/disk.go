@@ -34,7 +34,21 @@ type DiskConfig struct {
 	Registerer prometheus.Registerer
 	// Now is the clock for ttl and recency. Nil: time.Now.
 	Now func() time.Time
+	// OpenFiles bounds the body files kept open between hits, so a hit
+	// does not open its file again; a file is lent to one hit at a time,
+	// and one in use is not counted. 0: 1,024. Negative: none kept open.
+	OpenFiles int
+	// IndexCacheBytes bounds the in-memory copy of the index records hits
+	// used (decoded metadata and body file identity), so a hit reads
+	// neither the index nor a record. 0: 32 MiB. Negative: none.
+	IndexCacheBytes int64
 }
+
+// The defaults of DiskConfig.OpenFiles and IndexCacheBytes.
+const (
+	DefaultOpenFiles       = 1024
+	DefaultIndexCacheBytes = 32 << 20
+)
 
 // Disk is the disk tier: bodies in plain files (so a hit can leave with
 // sendfile), everything else in a bbolt index, bounded in bytes, crash-safe
@@ -63,6 +77,9 @@ type Disk struct {
 
 	pending pending  // hits and expiries not yet in the index
 	logs    logLimit // rate limit of write-failure warnings
+
+	metas *metaCache // the records hits used
+	fds   *fdCache   // the body files open between hits
 
 	// verified holds the body files whose CRC was checked by this process:
 	// path → fileStamp at the time.
@@ -130,6 +147,8 @@ func openDisk(cfg DiskConfig, tun diskTuning) (_ *Disk, err error) {
 	}
 	d.limit.Store(cfg.MaxBytes)
 	d.pending.init(tun.maxPending)
+	d.metas = newMetaCache(orDefault(cfg.IndexCacheBytes, DefaultIndexCacheBytes))
+	d.fds = newFDCache(int(orDefault(int64(cfg.OpenFiles), DefaultOpenFiles)))
 	if err := d.makeDirs(); err != nil {
 		return nil, err
 	}
@@ -159,11 +178,24 @@ func openDisk(cfg DiskConfig, tun diskTuning) (_ *Disk, err error) {
 	if d.met, err = newDiskMetrics(cfg.Registerer, d); err != nil {
 		return nil, err
 	}
+	d.fds.hits, d.fds.misses = d.met.fileHits.Inc, d.met.fileMisses.Inc
+	d.metas.hits, d.metas.misses = d.met.indexHits.Inc, d.met.indexMisses.Inc
 	ctx, cancel := context.WithCancel(context.Background())
 	d.cancel = cancel
 	d.wg.Go(func() { d.flushLoop(ctx) })
 	d.wg.Go(func() { d.sweep(ctx, !prevClean) })
 	return d, nil
+}
+
+// orDefault is v, or def for 0, or 0 for a negative v.
+func orDefault(v, def int64) int64 {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
 }
 
 // makeDirs creates the folders and checks that they can be written.
@@ -257,50 +289,6 @@ func readDirNames(dir string) ([]string, error) {
 	}
 	defer f.Close()
 	return f.Readdirnames(-1)
-}
-
-// Get returns the entry under key, its metadata from the index and its
-// body as File (nil for an empty body); Body is nil. An entry past its ttl
-// is a miss. The hit is recorded in memory for recency and reaches the
-// index with a later batch.
-func (d *Disk) Get(key string) (*httpcache.Entry, bool) {
-	now := d.now().UnixNano()
-	var (
-		r     record
-		e     *httpcache.Entry
-		found bool
-		bad   error
-	)
-	err := d.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketEntries).Get([]byte(key))
-		if v == nil {
-			return nil
-		}
-		found = true
-		if r, bad = parseRecord(v); bad != nil || now >= r.expiry {
-			return nil
-		}
-		e, bad = decodeEntry(r.meta)
-		return nil
-	})
-	if err != nil || !found {
-		return nil, false
-	}
-	switch {
-	case bad != nil:
-		d.dropBadRecord(key, bad)
-		return nil, false
-	case now >= r.expiry:
-		d.pending.expire(key)
-		return nil, false
-	}
-	if now-r.stamp >= int64(d.tun.touchEvery) {
-		d.pending.touch(key, now)
-	}
-	if r.size > 0 {
-		e.File = &diskBody{d: d, key: key, id: r.id, size: r.size, crc: r.crc}
-	}
-	return e, true
 }
 
 // Set stores e, whose body must be complete in e.Body, for ttl. The body
@@ -457,6 +445,8 @@ func (d *Disk) Close() error {
 	d.cancel()
 	d.wg.Wait()
 	d.flush()
+	d.metas.clear()
+	d.fds.close()
 	clean := d.sweepOK.Load() && !d.dirty.Load()
 	_, err := d.update(func(x *indexTx) error {
 		x.m.clean = clean
@@ -479,6 +469,13 @@ func (d *Disk) update(fn func(x *indexTx) error) ([]removal, error) {
 	d.wmu.Lock()
 	defer d.wmu.Unlock()
 	var x *indexTx
+	defer func() {
+		// After the commit (or the rollback): a Get that reads the index
+		// from now on sees what this transaction did.
+		if x != nil {
+			d.metas.drop(x.keys)
+		}
+	}()
 	err := d.db.Update(func(tx *bolt.Tx) error {
 		var err error
 		x, err = newIndexTx(tx, diskMeta{bytes: d.bytes.Load(), objects: d.objects.Load(), epoch: d.epoch})
@@ -514,6 +511,8 @@ func (d *Disk) removeFiles(removed []removal) {
 			d.dirty.Store(true)
 			d.log.Warn("store: cannot remove body file", "path", p, "err", err)
 		}
+		// Only once the name is gone: no open can find the file after.
+		d.fds.drop(rm.id)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"sync"
+
+	"github.com/tern-cdn/tern/edge/httpcache"
 )
 
 // errCorrupt is wrapped by the error of FileBody.Open for a body that is
@@ -28,54 +30,63 @@ type fileStamp struct{ size, mtime int64 }
 // Size is the body's length.
 func (b *diskBody) Size() int64 { return b.size }
 
-// Open opens the body file, checks its size, and the first time this
-// process opens it (or after its size or mtime changed) its CRC32C. The
-// file is at offset 0. A file that fails a check is corrupt: Open removes
-// it and its record, counts it and returns an error wrapping errCorrupt.
-// An error wrapping os.ErrNotExist means the entry was replaced or deleted
-// since the Get (or its file lost, which counts as corrupt).
-func (b *diskBody) Open() (*os.File, error) {
-	path := bodyPath(b.d.bodies, b.key, b.id)
-	f, err := os.Open(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			b.corrupt(path, "missing")
+// Open lends the body file, open already if an earlier hit gave it back
+// (fdCache), else opened now. It checks the file's size, and the first
+// time this process opens it (or after its size or mtime changed) its
+// CRC32C: one fstat per Open. The file is at offset 0. A file that fails a
+// check is corrupt: Open removes it and its record, counts it and returns
+// an error wrapping errCorrupt. An error wrapping os.ErrNotExist means the
+// entry was replaced or deleted since the Get (or its file lost, which
+// counts as corrupt).
+func (b *diskBody) Open() (httpcache.File, error) {
+	c := b.d.fds
+	k := c.take(b.id)
+	var path string
+	if k == nil {
+		path = bodyPath(b.d.bodies, b.key, b.id)
+		var err error
+		if k, err = openKept(b.id, path); err != nil {
+			c.forget(b.id)
+			if errors.Is(err, os.ErrNotExist) {
+				b.corrupt(path, "missing")
+			}
+			return nil, fmt.Errorf("store: open body: %w", err)
 		}
-		return nil, fmt.Errorf("store: open body: %w", err)
 	}
-	fi, err := f.Stat()
+	st, err := k.stat()
 	if err != nil {
-		f.Close()
+		c.discard(k)
 		return nil, fmt.Errorf("store: open body: %w", err)
 	}
-	st := fileStamp{fi.Size(), fi.ModTime().UnixNano()}
+	if st == k.stamp {
+		return newLease(c, k), nil
+	}
+	if path == "" {
+		path = bodyPath(b.d.bodies, b.key, b.id)
+	}
 	if st.size != b.size {
-		f.Close()
+		c.discard(k)
 		return nil, b.corrupt(path, fmt.Sprintf("size %d, want %d", st.size, b.size))
 	}
-	if v, ok := b.d.verified.Load(path); ok && v.(fileStamp) == st {
-		return f, nil
+	if v, ok := b.d.verified.Load(path); !ok || v.(fileStamp) != st {
+		if reason := b.check(k.f); reason != "" {
+			c.discard(k)
+			return nil, b.corrupt(path, reason)
+		}
+		b.d.verified.Store(path, st)
 	}
-	if reason := b.check(f); reason != "" {
-		f.Close()
-		return nil, b.corrupt(path, reason)
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("store: open body: %w", err)
-	}
-	b.d.verified.Store(path, st)
-	return f, nil
+	k.stamp = st
+	return newLease(c, k), nil
 }
 
 var crcBufs = sync.Pool{New: func() any { return new([64 << 10]byte) }}
 
-// check reads f and says what is wrong with it, if anything.
+// check reads f (with ReadAt: its position stays) and says what is wrong with it, if anything.
 func (b *diskBody) check(f *os.File) string {
 	buf := crcBufs.Get().(*[64 << 10]byte)
 	defer crcBufs.Put(buf)
 	h := crc32.New(castagnoli)
-	n, err := io.CopyBuffer(h, io.LimitReader(f, b.size+1), buf[:])
+	n, err := io.CopyBuffer(h, io.NewSectionReader(f, 0, b.size+1), buf[:])
 	switch {
 	case err != nil:
 		return "read: " + err.Error()

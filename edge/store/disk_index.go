@@ -17,6 +17,8 @@ type indexTx struct {
 	changed                  bool // m must be saved
 	removed                  []removal
 	evicted                  int
+	// keys whose record was put or removed, for the metadata cache
+	keys []string
 }
 
 // removal is a body file whose record is gone.
@@ -68,6 +70,7 @@ func (x *indexTx) put(key string, v []byte, r record) error {
 	if err := x.putTags(key, r.tags); err != nil {
 		return err
 	}
+	x.keys = append(x.keys, key)
 	x.m.bytes += objectCost(key, len(v), r.size)
 	x.m.objects++
 	x.changed = true
@@ -97,6 +100,7 @@ func (x *indexTx) deleteKey(key string) error {
 	x.m.bytes -= objectCost(key, len(v), 0)
 	x.m.objects--
 	x.changed = true
+	x.keys = append(x.keys, key)
 	return x.entries.Delete([]byte(key))
 }
 

@@ -23,6 +23,9 @@ type diskMetrics struct {
 	writes    *prometheus.CounterVec
 	corrupt   prometheus.Counter
 	evictions prometheus.Counter
+
+	fileHits, fileMisses   prometheus.Counter
+	indexHits, indexMisses prometheus.Counter
 }
 
 func newDiskMetrics(reg prometheus.Registerer, d *Disk) (*diskMetrics, error) {
@@ -40,6 +43,14 @@ func newDiskMetrics(reg prometheus.Registerer, d *Disk) (*diskMetrics, error) {
 			"Disk store objects dropped because their body file was missing, truncated or failed its CRC32C, or their record did not decode."))),
 		evictions: prometheus.NewCounter(prometheus.CounterOpts(opts("disk_evictions_total",
 			"Disk store objects evicted to stay within the byte budget."))),
+		fileHits: prometheus.NewCounter(prometheus.CounterOpts(opts("disk_file_cache_hits_total",
+			"Disk store body opens served by a file kept open since an earlier hit."))),
+		fileMisses: prometheus.NewCounter(prometheus.CounterOpts(opts("disk_file_cache_misses_total",
+			"Disk store body opens that opened the file."))),
+		indexHits: prometheus.NewCounter(prometheus.CounterOpts(opts("disk_index_cache_hits_total",
+			"Disk store lookups answered by the in-memory copy of the index records."))),
+		indexMisses: prometheus.NewCounter(prometheus.CounterOpts(opts("disk_index_cache_misses_total",
+			"Disk store lookups that read the index."))),
 	}
 	for _, r := range []string{writeOK, writeError, writeENOSPC} {
 		m.writes.WithLabelValues(r)
@@ -57,7 +68,16 @@ func newDiskMetrics(reg prometheus.Registerer, d *Disk) (*diskMetrics, error) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts("disk_objects",
 			"Objects held by the disk store.")),
 			func() float64 { return float64(d.Objects()) }),
-		m.writes, m.corrupt, m.evictions,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts("disk_open_files",
+			"Body files the disk store holds open: kept between hits, or in use by one.")),
+			func() float64 { n, _ := d.fds.stats(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts("disk_index_cache_bytes",
+			"Bytes of the in-memory copy of the disk store's index records, as its bound counts them.")),
+			func() float64 { _, b := d.metas.stats(); return float64(b) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts(opts("disk_index_cache_records",
+			"Records in the in-memory copy of the disk store's index.")),
+			func() float64 { n, _ := d.metas.stats(); return float64(n) }),
+		m.writes, m.corrupt, m.evictions, m.fileHits, m.fileMisses, m.indexHits, m.indexMisses,
 	}
 	for i, c := range m.all {
 		if err := reg.Register(c); err != nil {

@@ -66,6 +66,7 @@ func (x *indexTx) forget(key string, r record, n int) {
 	x.entries.Delete([]byte(key))
 	x.lru.Delete(lruKey(r.stamp, r.id))
 	x.forgetTags(key, r)
+	x.keys = append(x.keys, key)
 	x.m.bytes -= objectCost(key, n, r.size)
 	x.m.objects--
 	x.changed = true

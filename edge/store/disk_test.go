@@ -102,6 +102,7 @@ func crash(t testing.TB, d *Disk) {
 	d.cancel()
 	d.wg.Wait()
 	d.met.unregister()
+	d.fds.close() // as the kernel does at exit
 	if err := d.db.Close(); err != nil {
 		t.Fatalf("closing the index: %v", err)
 	}

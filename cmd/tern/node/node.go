@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tern-cdn/tern/configs"
+	"github.com/tern-cdn/tern/edge/store"
 )
 
 // ShutdownTimeout is how long a stopping node lets requests in progress
@@ -23,8 +24,9 @@ const ShutdownTimeout = 10 * time.Second
 const MemoryHeadroom = 48 << 20
 
 // MemoryLimit is the soft memory limit (debug.SetMemoryLimit) for a
-// process running refs: the memory tiers of its edges and shields plus
-// MemoryHeadroom, or 0 when it runs none. Without a limit the garbage
+// process running refs: the memory tiers of its edges and shields, the
+// index caches of their disk tiers (store.DefaultIndexCacheBytes each),
+// plus MemoryHeadroom, or 0 when it runs none. Without a limit the garbage
 // collector lets the heap grow to twice what is live before it collects
 // (GOGC=100), and a full memory tier is live heap: streaming 1 GiB through
 // an edge with a 64 MiB tier peaked at about 150 MiB of RSS (bench/slices).
@@ -33,6 +35,9 @@ func MemoryLimit(t *configs.Topology, refs []configs.NodeRef) int64 {
 	for _, ref := range refs {
 		if ref.Role == configs.RoleEdge || ref.Role == configs.RoleShield {
 			sum += t.MemoryFor(ref).Int64()
+			if t.DiskFor(ref) > 0 {
+				sum += store.DefaultIndexCacheBytes
+			}
 		}
 	}
 	if sum == 0 {

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tern-cdn/tern/configs"
+	"github.com/tern-cdn/tern/edge/store"
 )
 
 // TestAdminParts: the node's one admin server is ready only when every
@@ -86,7 +87,11 @@ func TestMemoryLimit(t *testing.T) {
 			edge1 = ref
 		}
 	}
-	mem := top.Cache.Memory.Int64()
+	// Each cache has a disk tier too, whose index cache is counted.
+	mem := top.Cache.Memory.Int64() + store.DefaultIndexCacheBytes
+	if top.Cache.Disk <= 0 {
+		t.Fatal("the demo's caches have no disk tier")
+	}
 	for _, tt := range []struct {
 		name string
 		refs []configs.NodeRef
