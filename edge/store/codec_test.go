@@ -55,6 +55,7 @@ func fullEntry(body []byte) *httpcache.Entry {
 func metaOf(e *httpcache.Entry) *httpcache.Entry {
 	c := *e
 	c.Body, c.File = nil, nil
+	c.EnableMemo() // what hits memoized is not metadata
 	return &c
 }
 
@@ -65,6 +66,7 @@ func roundTrip(t *testing.T, e *httpcache.Entry) *httpcache.Entry {
 	if err != nil {
 		t.Fatalf("decodeEntry(encodeEntry(%+v)): %v", e, err)
 	}
+	got.EnableMemo() // as the disk tier does; compare with metaOf
 	return got
 }
 
@@ -100,7 +102,7 @@ func TestCodecCoversEveryField(t *testing.T) {
 		}
 		var one httpcache.Entry
 		reflect.ValueOf(&one).Elem().Field(i).Set(full.Field(i))
-		if got := roundTrip(t, &one); !reflect.DeepEqual(got, &one) {
+		if got := roundTrip(t, &one); !reflect.DeepEqual(got, metaOf(&one)) {
 			t.Errorf("%s is lost by the codec: got %+v, want %v", f.Name, reflect.ValueOf(got).Elem().Field(i), full.Field(i))
 		}
 	}
@@ -179,7 +181,7 @@ func FuzzDecodeEntry(f *testing.F) {
 			return
 		}
 		again := roundTrip(t, e)
-		if !reflect.DeepEqual(again, e) {
+		if !reflect.DeepEqual(metaOf(again), metaOf(e)) {
 			t.Errorf("re-encoding changed the entry:\n got %+v\nwant %+v", again, e)
 		}
 	})

@@ -70,6 +70,8 @@ func (d *Disk) read(key string, now int64) (*cachedMeta, bool) {
 	if r.size > 0 {
 		e.File = &diskBody{d: d, key: key, id: r.id, size: r.size, crc: r.crc}
 	}
+	// Shared by the hits that find it cached: they share its Memo too.
+	e.EnableMemo()
 	cm := &cachedMeta{key: key, e: e, expiry: r.expiry, cost: e.Cost() + int64(len(key)) + metaOverhead}
 	cm.stamp.Store(r.stamp)
 	return cm, true

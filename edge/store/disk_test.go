@@ -259,7 +259,7 @@ func TestDiskRoundTrip(t *testing.T) {
 		t.Fatal("Set refused an entry without a body")
 	}
 	got, ok = d.Get("empty")
-	if !ok || got.File != nil || got.Body != nil || !reflect.DeepEqual(got, empty) {
+	if !ok || got.File != nil || got.Body != nil || !reflect.DeepEqual(metaOf(got), metaOf(empty)) {
 		t.Errorf("Get(empty) = %+v, %v; want %+v", got, ok, empty)
 	}
 }
