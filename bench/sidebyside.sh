@@ -6,7 +6,7 @@
 # front of the same origin. Writes a Markdown table to bench/out/sidebyside.md.
 # See bench/README.md.
 #
-#   bench/sidebyside.sh                        # as root on Debian 12; defaults: about 25 minutes
+#   bench/sidebyside.sh                        # as root on Debian 12; defaults: about 20 minutes
 #   DURATION=2s ROUNDS=1 SIZES=1KiB PROTOCOLS=h1 bench/sidebyside.sh   # a smoke run
 #   SERVERS="tern-mem nginx" bench/sidebyside.sh
 #   UPDATE_README=1 bench/sidebyside.sh        # also put the table in README.md
@@ -386,6 +386,17 @@ dur_s() { # 10s, 1m, 500ms -> seconds for h2load -D (whole seconds, at least 1)
 	*) echo "$1" ;;
 	esac
 }
+# children_cpu: sets kcpu to the user+system seconds of this shell's
+# waited-for children so far (the load clients: timeout waits for them). The
+# builtin times must run in this shell, not in $(...), whose subshell would
+# count only its own children.
+children_cpu() {
+	times >"$tmp/times"
+	kcpu=$(awk 'NR == 2 {
+		s = 0
+		for (i = 1; i <= 2; i++) {split($i, a, /[ms]/); s += a[1] * 60 + a[2]}
+		printf "%.3f", s}' "$tmp/times")
+}
 h2conns=$((CONNS / STREAMS))
 ((h2conns >= 1)) || h2conns=1
 
@@ -431,7 +442,7 @@ parse() {
 }
 
 results="$out/runs.tsv"
-printf 'proto\tsize\tserver\tround\trequests\treq_s\tp50\tp99\terrors\torigin_requests\tcpu_us\tvalid\n' >"$results"
+printf 'proto\tsize\tserver\tround\trequests\treq_s\tp50\tp99\terrors\torigin_requests\tcpu_us\tvalid\tclient_cpu_us\n' >"$results"
 invalid=()
 echo "servers on CPU $SERVER_CPU, load client on CPU $CLIENT_CPU; h1: wrk -t1 -c$CONNS; h2: h2load -t1 -c$h2conns -m$STREAMS; h3: h3load -c $h2conns -m $STREAMS"
 echo "$ROUNDS round(s) of $DURATION per server and cell, after a $WARMUP warm-up"
@@ -461,12 +472,17 @@ for proto in $PROTOCOLS; do
 				# shellcheck disable=SC2086
 				c0=$(cpu_ticks $tp)
 				rc=0
+				children_cpu
+				k0=$kcpu
 				load "$proto" "$srv" "$s" "$DURATION" "$f" || rc=$?
+				children_cpu
+				k1=$kcpu
 				# shellcheck disable=SC2086
 				c1=$(cpu_ticks $tp)
 				o1=$(origin_count)
 				read -r n rps p50 p99 errs <<<"$(parse "$proto" "$f" "$(size_bytes "$s")")"
 				cpu=$(awk -v t=$((c1 - c0)) -v hz="$hz" -v n="$n" 'BEGIN {if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "-"}')
+				ccpu=$(awk -v a="$k0" -v b="$k1" -v n="$n" 'BEGIN {if (n > 0) printf "%.1f", (b - a) * 1e6 / n; else print "-"}')
 				valid=yes
 				why=""
 				((rc == 0)) || why+="exit $rc; "
@@ -478,9 +494,9 @@ for proto in $PROTOCOLS; do
 					invalid+=("$proto $s $srv round $r: ${why%; }")
 					echo "warning: $proto $s $srv round $r not counted: ${why%; } (see $f)" >&2
 				fi
-				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$proto" "$s" "$srv" "$r" "$n" "$rps" \
-					"$p50" "$p99" "$errs" "$((o1 - o0))" "$cpu" "$valid" >>"$results"
-				printf '  %s req/s, %s us CPU/req, p50 %s, p99 %s\n' "$rps" "$cpu" "$p50" "$p99"
+				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$proto" "$s" "$srv" "$r" "$n" "$rps" \
+					"$p50" "$p99" "$errs" "$((o1 - o0))" "$cpu" "$valid" "$ccpu" >>"$results"
+				printf '  %s req/s, %s us CPU/req (client %s), p50 %s, p99 %s\n' "$rps" "$cpu" "$ccpu" "$p50" "$p99"
 			done
 		done
 	done
