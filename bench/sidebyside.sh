@@ -407,27 +407,33 @@ load() {
 	want=$(size_bytes "$s")
 	case "$proto" in
 	h1)
-		cli_pin timeout 120 wrk -t1 -c"$CONNS" -d"$d" --timeout 2s --latency \
+		cli_pin timeout $(($(dur_s "$d") + 60)) wrk -t1 -c"$CONNS" -d"$d" --timeout 2s --latency \
 			-H "Host: $host" "http://$(h1_addr "$srv")/$s.bin" >"$f" 2>&1
 		;;
 	h2)
-		cli_pin timeout 120 h2load -t1 -c"$h2conns" -m"$STREAMS" -D "$(dur_s "$d")" \
+		cli_pin timeout $(($(dur_s "$d") + 60)) h2load -t1 -c"$h2conns" -m"$STREAMS" -D "$(dur_s "$d")" \
 			--connect-to="$(tls_addr "$srv")" "https://$host/$s.bin" >"$f" 2>&1
 		;;
 	h3)
 		read -r hname marker <<<"$(hit_header "$srv")" || true
 		local args=(-c "$h2conns" -m "$STREAMS" -d "$d" -connect-to "$(tls_addr "$srv")" -insecure -size "$want")
 		[ -n "$hname" ] && args+=(-hit-header "$hname" -hit-marker "$marker")
-		cli_pin timeout 120 "$tmp/h3load" "${args[@]}" "https://$host/$s.bin" >"$f" 2>&1
+		cli_pin timeout $(($(dur_s "$d") + 60)) "$tmp/h3load" "${args[@]}" "https://$host/$s.bin" >"$f" 2>&1
 		;;
 	esac
 }
 # parse proto file: "requests req/s p50 p99 errors" of a run's output.
 parse() {
 	case "$1" in
-	h1) awk '/ requests in / {n = $1} /^Requests\/sec:/ {r = $2} $1 == "50%" {p50 = $2} $1 == "99%" {p99 = $2}
+	h1) awk -v want="$3" '/ requests in / {n = $1; b = $5 + 0; u = $5; sub(/^[0-9.]+/, "", u)
+			b *= (u == "KB") ? 1024 : (u == "MB") ? 1048576 : (u == "GB") ? 1073741824 : 1}
+		/^Requests\/sec:/ {r = $2} $1 == "50%" {p50 = $2} $1 == "99%" {p99 = $2}
 		/Non-2xx/ {e += $NF} /Socket errors/ {gsub(/,/, ""); e += $4 + $6 + $8 + $10}
-		END {printf "%d %.0f %s %s %d\n", n, r, p50, p99, e}' "$2" ;;
+		END {
+			# Bytes read per request (wrk rounds them to 2 decimals of
+			# its unit): short bodies count as errors.
+			if (n > 0 && b / n < want * 0.99) e += n
+			printf "%d %.0f %s %s %d\n", n, r, p50, p99, e}' "$2" ;;
 	h2) awk -v want="$3" '/^finished in/ {r = $4} /^requests:/ {n = $8; e = $10 + $12 + $14}
 		/^status codes:/ {e += $5 + $7 + $9}
 		/^traffic:/ {d = $(NF - 1); gsub(/[()]/, "", d)}
