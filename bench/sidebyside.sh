@@ -19,7 +19,7 @@
 # CLIENT_CPU (1): the cores the servers and the load client are pinned to.
 # GOGC, GOMAXPROCS and the like reach tern and bare from the environment.
 #
-# It apt-get installs nginx, varnish, wrk, nghttp2-client (h2load), curl and
+# It apt-get installs nginx, varnish, wrk, nghttp2-client (h2load), curl, iproute2 and
 # openssl when missing (as root), needs Go on PATH, and builds ./cmd/tern,
 # bench/bare and bench/h3load. Every port is on 127.0.0.1, 18000-18099 and
 # 18441-18444 (see below); it fails if one is taken. Everything it starts is
@@ -71,6 +71,7 @@ command -v h2load >/dev/null 2>&1 || need+=(nghttp2-client)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v taskset >/dev/null 2>&1 || need+=(util-linux)
+command -v ss >/dev/null 2>&1 || need+=(iproute2) # the UDP port check
 if ((${#need[@]})); then
 	[ "$(id -u)" = 0 ] || die "missing ${need[*]}; run as root or apt-get install -y ${need[*]}"
 	echo "installing ${need[*]}..."
