@@ -294,7 +294,7 @@ has_server nginx && wait_up "$NGINX_H1" nginx
 has_server varnish && wait_up "$VARNISH_H1" varnish
 has_server bare && wait_up "$BARE_H1" bare
 
-# h1_addr / tls_addr / host_of / marker_of server
+# h1_addr, tls_addr, host_of, hit_header server: where and how to reach it.
 h1_addr() {
 	case "$1" in tern-*) echo $TERN_H1 ;; nginx) echo $NGINX_H1 ;; varnish) echo $VARNISH_H1 ;; bare) echo $BARE_H1 ;; esac
 }
