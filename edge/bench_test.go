@@ -2,6 +2,7 @@ package edge_test
 
 import (
 	"bytes"
+	"github.com/tern-cdn/tern/internal/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -255,9 +255,9 @@ func BenchmarkHitLoopback(b *testing.B) {
 			}
 			b.ReportAllocs()
 			b.SetBytes(int64(sz.size))
-			cpu0 := cpuTime(b)
+			cpu0 := testkit.ProcessCPU(b)
 			b.ResetTimer()
-			defer func() { b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op") }()
+			defer func() { b.ReportMetric(float64(testkit.ProcessCPU(b)-cpu0)/float64(b.N), "cpu-ns/op") }()
 			b.RunParallel(func(pb *testing.PB) {
 				buf := make([]byte, 32<<10)
 				for pb.Next() {
@@ -270,18 +270,6 @@ func BenchmarkHitLoopback(b *testing.B) {
 			})
 		})
 	}
-}
-
-// cpuTime is the CPU time the process has used, user and system: per hit,
-// client and server together, and far less disturbed than the wall clock
-// by other work on the machine. The client's share is the same whatever
-// the tier, so two runs' difference is the server's.
-func cpuTime(tb testing.TB) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // TestHitDoesNotCopyBody checks that a hit hands the stored body to Write

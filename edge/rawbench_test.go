@@ -3,10 +3,9 @@ package edge_test
 import (
 	"bufio"
 	"bytes"
+	"github.com/tern-cdn/tern/internal/testkit"
 	"net"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/tern-cdn/tern/edge"
 )
@@ -79,7 +78,7 @@ func rawHits(b *testing.B, addr string, size int) {
 	}
 	c.Write(req)
 	read()
-	cpu0 := processCPU()
+	cpu0 := testkit.ProcessCPU(b)
 	b.ReportAllocs()
 	b.SetBytes(int64(size))
 	b.ResetTimer()
@@ -90,11 +89,5 @@ func rawHits(b *testing.B, addr string, size int) {
 		read()
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
-}
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64(testkit.ProcessCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
 }

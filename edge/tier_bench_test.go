@@ -2,6 +2,7 @@ package edge_test
 
 import (
 	"bytes"
+	"github.com/tern-cdn/tern/internal/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -72,9 +73,9 @@ func BenchmarkTierHitLoopback(b *testing.B) {
 			}
 			b.SetBytes(size)
 			b.ReportAllocs()
-			cpu0 := cpuTime(b)
+			cpu0 := testkit.ProcessCPU(b)
 			b.ResetTimer()
-			defer func() { b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op") }()
+			defer func() { b.ReportMetric(float64(testkit.ProcessCPU(b)-cpu0)/float64(b.N), "cpu-ns/op") }()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					if _, n := get(); n != size {

@@ -3,10 +3,10 @@ package h1
 import (
 	"bufio"
 	"bytes"
+	"github.com/tern-cdn/tern/internal/testkit"
 	"net"
 	"net/http"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -105,7 +105,7 @@ func benchClient(b *testing.B, addr string, size int) {
 	}
 	c.Write(req) // warm the connection
 	read()
-	cpu0 := cpuTime()
+	cpu0 := testkit.ProcessCPU(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
@@ -115,11 +115,5 @@ func benchClient(b *testing.B, addr string, size int) {
 		read()
 	}
 	b.StopTimer()
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64(testkit.ProcessCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
 }
