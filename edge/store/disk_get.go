@@ -12,6 +12,15 @@ import (
 // index with a later batch. A key got before is served from the metadata
 // cache, without reading the index.
 func (d *Disk) Get(key string) (*httpcache.Entry, bool) {
+	cm, ok := d.get(key)
+	if !ok {
+		return nil, false
+	}
+	return cm.e, true
+}
+
+// get is Get, returning the record the entry came from.
+func (d *Disk) get(key string) (*cachedMeta, bool) {
 	if d.closed.Load() {
 		return nil, false
 	}
@@ -32,7 +41,27 @@ func (d *Disk) Get(key string) (*httpcache.Entry, bool) {
 	if stamp := cm.stamp.Load(); now-stamp >= int64(d.tun.touchEvery) && cm.stamp.CompareAndSwap(stamp, now) {
 		d.pending.touch(key, now)
 	}
-	return cm.e, true
+	return cm, true
+}
+
+// holds reports whether the index's record for key is still cm's: the
+// same body file id and the same ttl's end. Every Set gives a new id, and
+// a refresh, which keeps the id, a new ttl.
+func (d *Disk) holds(key string, cm *cachedMeta) bool {
+	if d.closed.Load() {
+		return false
+	}
+	var ok bool
+	d.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketEntries).Get([]byte(key))
+		if v == nil {
+			return nil
+		}
+		r, err := parseRecord(v)
+		ok = err == nil && r.id == cm.id && r.expiry == cm.expiry
+		return nil
+	})
+	return ok
 }
 
 // read gets key's record from the index. An expired record is returned,
@@ -72,7 +101,7 @@ func (d *Disk) read(key string, now int64) (*cachedMeta, bool) {
 	}
 	// Shared by the hits that find it cached: they share its Memo too.
 	e.EnableMemo()
-	cm := &cachedMeta{key: key, e: e, expiry: r.expiry, cost: e.Cost() + int64(len(key)) + metaOverhead}
+	cm := &cachedMeta{key: key, e: e, id: r.id, expiry: r.expiry, cost: e.Cost() + int64(len(key)) + metaOverhead}
 	cm.stamp.Store(r.stamp)
 	return cm, true
 }

@@ -37,6 +37,7 @@ type metaCache struct {
 type cachedMeta struct {
 	key    string
 	e      *httpcache.Entry
+	id     fileID // the record's; with expiry, what Disk.holds compares
 	expiry int64
 	stamp  atomic.Int64 // the last recorded hit (or Set), Unix ns
 	cost   int64

@@ -22,15 +22,21 @@ type Tiered struct {
 	promote chan promotion
 	stop    chan struct{}
 	wg      sync.WaitGroup
-	// deleteMu orders a promotion's copy into memory against Delete: a
-	// copy read from disk before a Delete must not land in memory after
-	// it (a purge would come back).
-	deleteMu sync.Mutex
+	// memMu orders a promotion's copy into memory against every other
+	// change of the key in memory (Set, Delete, DeleteTag, a refresh): a
+	// copy read from disk before the change must not land in memory after
+	// it, or a replaced body or a purge would come back. Each such change
+	// commits to disk first, and the promoter copies only while the disk
+	// still holds the very record it read (Disk.holds), both under memMu.
+	memMu sync.Mutex
 }
 
+// promotion is a disk hit's record to copy into memory; done, if not nil,
+// is closed instead (flushPromotions).
 type promotion struct {
-	key string
-	e   *httpcache.Entry
+	key  string
+	cm   *cachedMeta
+	done chan struct{}
 }
 
 // maxPromote bounds the bodies copied from disk into memory: larger ones
@@ -59,37 +65,41 @@ func (t *Tiered) Get(key string) (*httpcache.Entry, bool) {
 	if t.disk == nil {
 		return nil, false
 	}
-	e, ok := t.disk.Get(key)
+	cm, ok := t.disk.get(key)
 	if !ok {
 		return nil, false
 	}
-	t.offerPromotion(key, e)
-	return e, true
+	t.offerPromotion(key, cm)
+	return cm.e, true
 }
 
-// offerPromotion queues a disk entry's copy into memory, if its Tier and
+// offerPromotion queues a disk record's copy into memory, if its Tier and
 // size allow.
-func (t *Tiered) offerPromotion(key string, e *httpcache.Entry) {
-	if !e.Tier.Allows(httpcache.TierMemory) || e.BodySize() > maxPromote {
+func (t *Tiered) offerPromotion(key string, cm *cachedMeta) {
+	if !cm.e.Tier.Allows(httpcache.TierMemory) || cm.e.BodySize() > maxPromote {
 		return
 	}
 	select {
-	case t.promote <- promotion{key, e}:
+	case t.promote <- promotion{key: key, cm: cm}:
 	default: // busy: this hit is served from disk, a later one promotes
 	}
 }
 
-// Set stores e in every tier its Tier allows and reports whether one kept it.
+// Set stores e in every tier its Tier allows and reports whether one kept
+// it. The disk is written first, so that a promotion of the key's older
+// record, read before, finds the disk changed and leaves memory alone.
 func (t *Tiered) Set(key string, e *httpcache.Entry, ttl time.Duration) bool {
 	if e.File != nil {
 		return t.setRefreshed(key, e, ttl)
 	}
 	kept := false
-	if e.Tier.Allows(httpcache.TierMemory) || t.disk == nil {
-		kept = t.mem.Set(key, e, ttl)
-	}
 	if t.disk != nil && e.Tier.Allows(httpcache.TierDisk) {
-		kept = t.disk.Set(key, e, ttl) || kept
+		kept = t.disk.Set(key, e, ttl)
+	}
+	if e.Tier.Allows(httpcache.TierMemory) || t.disk == nil {
+		t.memMu.Lock()
+		kept = t.mem.Set(key, e, ttl) || kept
+		t.memMu.Unlock()
 	}
 	return kept
 }
@@ -108,16 +118,20 @@ func (t *Tiered) setRefreshed(key string, e *httpcache.Entry, ttl time.Duration)
 	}
 	if e.Tier.Allows(httpcache.TierMemory) {
 		// A copy promoted before the revalidation has the old metadata.
+		t.memMu.Lock()
 		t.mem.Delete(key)
-		t.offerPromotion(key, e)
+		t.memMu.Unlock()
+		if cm, ok := t.disk.get(key); ok {
+			t.offerPromotion(key, cm)
+		}
 	}
 	return true
 }
 
 // Delete removes key from both tiers.
 func (t *Tiered) Delete(key string) {
-	t.deleteMu.Lock()
-	defer t.deleteMu.Unlock()
+	t.memMu.Lock()
+	defer t.memMu.Unlock()
 	t.mem.Delete(key)
 	if t.disk != nil {
 		t.disk.Delete(key)
@@ -142,23 +156,60 @@ func (t *Tiered) promoter() {
 		case <-t.stop:
 			return
 		case p := <-t.promote:
-			if _, ok := t.mem.Get(p.key); ok {
+			if p.done != nil {
+				close(p.done)
 				continue
 			}
-			b, err := readFileBody(p.e.File)
-			if err != nil {
-				continue // Open dropped a corrupt entry already
-			}
-			cp := *p.e
-			cp.Body, cp.File = b, nil
-			if ttl := cp.StoreTTL(t.now()); ttl > 0 {
-				t.deleteMu.Lock()
-				if t.disk.has(p.key) { // not deleted since it was read
-					t.mem.Set(p.key, &cp, ttl)
-				}
-				t.deleteMu.Unlock()
-			}
+			t.promoteOne(p)
 		}
+	}
+}
+
+// promoteOne copies p's record into memory, unless memory has the key or
+// the disk no longer holds that record (replaced, refreshed, deleted or
+// purged since it was read).
+func (t *Tiered) promoteOne(p promotion) {
+	if cp, ttl, ok := t.readPromotion(p); ok {
+		t.admitPromotion(p, cp, ttl)
+	}
+}
+
+// readPromotion reads p's body into a memory copy of its entry.
+func (t *Tiered) readPromotion(p promotion) (*httpcache.Entry, time.Duration, bool) {
+	if _, ok := t.mem.Get(p.key); ok {
+		return nil, 0, false
+	}
+	b, err := readFileBody(p.cm.e.File)
+	if err != nil {
+		return nil, 0, false // Open dropped a corrupt entry already
+	}
+	cp := *p.cm.e
+	cp.Body, cp.File = b, nil
+	ttl := cp.StoreTTL(t.now())
+	return &cp, ttl, ttl > 0
+}
+
+// admitPromotion stores cp, read for p, in memory if the disk still holds
+// the record it was read from and memory has nothing newer.
+func (t *Tiered) admitPromotion(p promotion, cp *httpcache.Entry, ttl time.Duration) {
+	t.memMu.Lock()
+	defer t.memMu.Unlock()
+	if _, ok := t.mem.Get(p.key); ok || !t.disk.holds(p.key, p.cm) {
+		return
+	}
+	t.mem.Set(p.key, cp, ttl)
+}
+
+// flushPromotions returns once the promotions queued before it are done.
+func (t *Tiered) flushPromotions() {
+	if t.disk == nil {
+		return
+	}
+	done := make(chan struct{})
+	select {
+	case t.promote <- promotion{done: done}:
+		<-done
+	case <-t.stop:
 	}
 }
 
@@ -188,6 +239,8 @@ func (t *Tiered) DeleteTag(tag string, match func(key string) bool) int {
 	if t.disk != nil {
 		n = t.disk.DeleteTag(tag, match)
 	}
+	t.memMu.Lock()
+	defer t.memMu.Unlock()
 	return max(n, t.mem.DeleteTag(tag, match))
 }
 
