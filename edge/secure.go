@@ -127,6 +127,12 @@ func listenSecure(addr string, h http.Handler, tlsConf *tls.Config, allow0RTT bo
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	if err := serveH2Batched(s.tcp); err != nil {
+		ln.Close()
+		udp.Close()
+		return nil, err
+	}
+	s.ln = batchListener{ln}
 	return s, nil
 }
 
