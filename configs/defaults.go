@@ -20,6 +20,8 @@ const (
 const (
 	defaultCacheMemory       = 256 * MiB
 	defaultMaxObjectSize     = 16 * MiB
+	defaultDiskOpenFiles     = 1024
+	defaultDiskIndexCache    = 32 * MiB
 	defaultUpstreamTimeout   = Duration(15 * time.Second)
 	defaultIdleTimeout       = Duration(4 * time.Second)
 	defaultHeuristicFraction = 0.1
@@ -68,6 +70,8 @@ func (t *Topology) ApplyDefaults() {
 	orDefault(&t.Cache.Memory, defaultCacheMemory)
 	orDefault(&t.Cache.MaxObjectSize, defaultMaxObjectSize)
 	orDefault(&t.Cache.SliceSize, defaultSliceSize)
+	orDefault(&t.Cache.DiskOpenFiles, defaultDiskOpenFiles)
+	orDefault(&t.Cache.DiskIndexCache, defaultDiskIndexCache)
 	orDefault(&t.Upstream.Timeout, defaultUpstreamTimeout)
 	orDefault(&t.Upstream.IdleTimeout, defaultIdleTimeout)
 	orDefault(&t.Upstream.ConnectTimeout, defaultConnectTimeout)

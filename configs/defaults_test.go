@@ -36,7 +36,8 @@ origins:
 		c.DefaultTTL != 0 || c.StaleWhileRevalidate != 0 || c.StaleIfError.D() != 6*time.Hour {
 		t.Errorf("site cache = %+v", c)
 	}
-	if topo.Cache.Memory != 256*MiB || topo.Cache.MaxObjectSize != 16*MiB {
+	if topo.Cache.Memory != 256*MiB || topo.Cache.MaxObjectSize != 16*MiB ||
+		topo.Cache.DiskOpenFiles != 1024 || topo.Cache.DiskIndexCache != 32*MiB {
 		t.Errorf("cache = %+v", topo.Cache)
 	}
 	if topo.Upstream.Timeout.D() != 15*time.Second || topo.Upstream.IdleTimeout.D() != 4*time.Second {

@@ -48,6 +48,9 @@ datacenters:
 		{"bad byte size", minimal + "cache:\n  memory: 256MB2\n",
 			[]want{{12, "cache.memory", `invalid byte size "256MB2"`}}},
 
+		{"negative open files", minimal + "cache:\n  disk_open_files: -1\n",
+			[]want{{12, "cache.disk_open_files", "-1 is negative"}}},
+
 		{"bad listen port", `sites:
   - name: s
     hosts: [a.test]

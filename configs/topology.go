@@ -259,6 +259,15 @@ type Cache struct {
 	// folder of the data directory and survive restarts. Default: 0 (no
 	// disk tier).
 	Disk ByteSize `yaml:"disk,omitempty"`
+	// DiskOpenFiles bounds the disk tier's body files kept open between
+	// hits, so a hit does not open its file again (a file in use by a
+	// hit is not counted). Default: 1024.
+	DiskOpenFiles int `yaml:"disk_open_files,omitempty"`
+	// DiskIndexCache bounds the memory holding a copy of the disk index
+	// records hits used (decoded metadata, body file identity), so a disk
+	// hit reads neither the index nor a record. It comes on top of
+	// memory. Default: 32MiB.
+	DiskIndexCache ByteSize `yaml:"disk_index_cache,omitempty"`
 	// SliceSize is the size of the slices large objects are fetched and
 	// stored in, with Range requests: a client range fetches only the
 	// slices it touches. Default: 1MiB.

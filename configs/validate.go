@@ -122,6 +122,9 @@ func (t *Topology) validate(lineOf func(path string) int) ErrorList {
 	if t.Cache.SliceSize < 64*KiB || t.Cache.SliceSize > t.Cache.MaxObjectSize {
 		v.errs.add("cache.slice_size", "%s is outside [64KiB, cache.max_object_size (%s)]", t.Cache.SliceSize, t.Cache.MaxObjectSize)
 	}
+	if t.Cache.DiskOpenFiles < 0 {
+		v.errs.add("cache.disk_open_files", "%d is negative", t.Cache.DiskOpenFiles)
+	}
 	if t.Cache.MaxObjectSize > t.Cache.Memory {
 		v.errs.add("cache.max_object_size", "%s is larger than cache.memory (%s)", t.Cache.MaxObjectSize, t.Cache.Memory)
 	}

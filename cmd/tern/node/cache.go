@@ -248,10 +248,12 @@ func newCacheHandler(t *configs.Topology, ref configs.NodeRef, reg *prometheus.R
 			return nil, fmt.Errorf("a disk tier needs a data directory")
 		}
 		disk, err = store.OpenDisk(store.DiskConfig{
-			Dir:        filepath.Join(dataDir, ref.Name, "cache"),
-			MaxBytes:   size,
-			Logger:     log,
-			Registerer: reg,
+			Dir:             filepath.Join(dataDir, ref.Name, "cache"),
+			MaxBytes:        size,
+			OpenFiles:       t.Cache.DiskOpenFiles,
+			IndexCacheBytes: t.Cache.DiskIndexCache.Int64(),
+			Logger:          log,
+			Registerer:      reg,
 		})
 		if err != nil {
 			mem.Close()

@@ -12,7 +12,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tern-cdn/tern/configs"
-	"github.com/tern-cdn/tern/edge/store"
 )
 
 // ShutdownTimeout is how long a stopping node lets requests in progress
@@ -25,7 +24,7 @@ const MemoryHeadroom = 48 << 20
 
 // MemoryLimit is the soft memory limit (debug.SetMemoryLimit) for a
 // process running refs: the memory tiers of its edges and shields, the
-// index caches of their disk tiers (store.DefaultIndexCacheBytes each),
+// index caches of their disk tiers (cache.disk_index_cache each),
 // plus MemoryHeadroom, or 0 when it runs none. Without a limit the garbage
 // collector lets the heap grow to twice what is live before it collects
 // (GOGC=100), and a full memory tier is live heap: streaming 1 GiB through
@@ -36,7 +35,7 @@ func MemoryLimit(t *configs.Topology, refs []configs.NodeRef) int64 {
 		if ref.Role == configs.RoleEdge || ref.Role == configs.RoleShield {
 			sum += t.MemoryFor(ref).Int64()
 			if t.DiskFor(ref) > 0 {
-				sum += store.DefaultIndexCacheBytes
+				sum += t.Cache.DiskIndexCache.Int64()
 			}
 		}
 	}
