@@ -6,15 +6,18 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/net/http2"
 
 	"github.com/tern-cdn/tern/edge/tlscert"
+	"github.com/tern-cdn/tern/internal/testkit"
 )
 
 // wireConn records the size of every write that reaches the socket.
@@ -146,5 +149,73 @@ func TestH2BatchBounded(t *testing.T) {
 		if n > maxBatch {
 			t.Fatalf("a write of %d bytes, more than maxBatch (%d)", n, maxBatch)
 		}
+	}
+}
+
+// TestH2ShutdownFinishesStreams: the secure server's Shutdown lets an
+// HTTP/2 response in progress finish whole (GOAWAY, then the stream's
+// end), with x/net/http2 serving h2 through batchedTLS.
+func TestH2ShutdownFinishesStreams(t *testing.T) {
+	body := make([]byte, 1<<20)
+	rand.Read(body)
+	started, release := make(chan struct{}), make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+		w.Write(body)
+	})
+	ca, err := tlscert.OpenLocalCA(t.TempDir(), []string{"www.cdn.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ListenSecure("127.0.0.1:0", h, &tls.Config{GetCertificate: ca.GetCertificate}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve() }()
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.Root())
+	tr := &http2.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "www.cdn.test"},
+		DialTLSContext: func(ctx context.Context, network, _ string, cfg *tls.Config) (net.Conn, error) {
+			return (&tls.Dialer{Config: cfg}).DialContext(ctx, network, srv.Addr().String())
+		},
+	}
+	defer tr.CloseIdleConnections()
+	got := make(chan error, 1)
+	go func() {
+		resp, err := (&http.Client{Transport: tr}).Get("https://www.cdn.test/slow")
+		if err != nil {
+			got <- err
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err == nil && (resp.ProtoMajor != 2 || !bytes.Equal(b, body)) {
+			err = fmt.Errorf("HTTP/%d, %d bytes, exact %v", resp.ProtoMajor, len(b), bytes.Equal(b, body))
+		}
+		got <- err
+	}()
+	<-started
+	stopped := make(chan error, 1)
+	go func() { stopped <- srv.Shutdown(context.Background()) }()
+	// Shutdown has begun once the listener refuses connections.
+	testkit.Eventually(t, 5*time.Second, "the listener to close", func() bool {
+		c, err := net.Dial("tcp", srv.Addr().String())
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	close(release)
+	if err := <-got; err != nil {
+		t.Fatalf("the response in progress at Shutdown: %v", err)
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("Serve: %v", err)
 	}
 }
