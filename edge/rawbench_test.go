@@ -1,10 +1,7 @@
 package edge_test
 
 import (
-	"bufio"
-	"bytes"
 	"github.com/tern-cdn/tern/internal/testkit"
-	"net"
 	"testing"
 
 	"github.com/tern-cdn/tern/edge"
@@ -33,61 +30,8 @@ func BenchmarkHitRaw(b *testing.B) {
 					srv.Shutdown(b.Context())
 					<-done
 				})
-				rawHits(b, srv.Addr().String(), sz.size)
+				testkit.RawHits(b, srv.Addr().String(), sz.size, "; hit")
 			})
 		}
 	}
-}
-
-// rawHits sends b.N GETs for /obj and reads each response: the head up to
-// its empty line (checking it is a hit), then Content-Length bytes.
-func rawHits(b *testing.B, addr string, size int) {
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	req := []byte("GET /obj HTTP/1.1\r\nHost: www.cdn.test\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
-	br := bufio.NewReaderSize(c, 16<<10)
-	read := func() {
-		n, hit := -1, false
-		for {
-			line, err := br.ReadSlice('\n')
-			if err != nil {
-				b.Fatal(err)
-			}
-			if len(line) == 2 {
-				break
-			}
-			if v, ok := bytes.CutPrefix(line, []byte("Content-Length: ")); ok {
-				n = 0
-				for _, d := range v[:len(v)-2] {
-					n = n*10 + int(d-'0')
-				}
-			}
-			if bytes.HasPrefix(line, []byte("Cache-Status: ")) && bytes.Contains(line, []byte("; hit")) {
-				hit = true
-			}
-		}
-		if n != size || !hit {
-			b.Fatalf("Content-Length %d (want %d), hit %v", n, size, hit)
-		}
-		if _, err := br.Discard(n); err != nil {
-			b.Fatal(err)
-		}
-	}
-	c.Write(req)
-	read()
-	cpu0 := testkit.ProcessCPU(b)
-	b.ReportAllocs()
-	b.SetBytes(int64(size))
-	b.ResetTimer()
-	for range b.N {
-		if _, err := c.Write(req); err != nil {
-			b.Fatal(err)
-		}
-		read()
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(testkit.ProcessCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
 }

@@ -1,7 +1,6 @@
 package h1
 
 import (
-	"bufio"
 	"bytes"
 	"github.com/tern-cdn/tern/internal/testkit"
 	"net"
@@ -48,7 +47,7 @@ func BenchmarkServe(b *testing.B) {
 		done := make(chan struct{})
 		go func() { defer close(done); srv.Serve(ln) }()
 		defer func() { srv.Close(); <-done }()
-		benchClient(b, ln.Addr().String(), len(body))
+		testkit.RawHits(b, ln.Addr().String(), len(body), "")
 	})
 	b.Run("h1", func(b *testing.B) {
 		ln := listen(b)
@@ -56,7 +55,7 @@ func BenchmarkServe(b *testing.B) {
 		done := make(chan struct{})
 		go func() { defer close(done); srv.Serve(ln) }()
 		defer func() { srv.Close(); <-done }()
-		benchClient(b, ln.Addr().String(), len(body))
+		testkit.RawHits(b, ln.Addr().String(), len(body), "")
 	})
 }
 
@@ -66,54 +65,4 @@ func listen(b *testing.B) net.Listener {
 		b.Fatal(err)
 	}
 	return ln
-}
-
-// benchClient sends b.N GETs on one connection, one at a time, and reads
-// each response: the head up to its empty line, then Content-Length
-// bytes.
-func benchClient(b *testing.B, addr string, size int) {
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	req := []byte("GET /obj HTTP/1.1\r\nHost: www.cdn.test\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
-	br := bufio.NewReaderSize(c, 16<<10)
-	read := func() {
-		n := -1
-		for {
-			line, err := br.ReadSlice('\n')
-			if err != nil {
-				b.Fatal(err)
-			}
-			if len(line) == 2 {
-				break
-			}
-			if v, ok := bytes.CutPrefix(line, []byte("Content-Length: ")); ok {
-				n = 0
-				for _, d := range v[:len(v)-2] {
-					n = n*10 + int(d-'0')
-				}
-			}
-		}
-		if n != size {
-			b.Fatalf("Content-Length %d, want %d", n, size)
-		}
-		if _, err := br.Discard(n); err != nil {
-			b.Fatal(err)
-		}
-	}
-	c.Write(req) // warm the connection
-	read()
-	cpu0 := testkit.ProcessCPU(b)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		if _, err := c.Write(req); err != nil {
-			b.Fatal(err)
-		}
-		read()
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(testkit.ProcessCPU(b)-cpu0)/float64(b.N), "cpu-ns/op")
 }
