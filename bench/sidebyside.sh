@@ -104,19 +104,10 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-sbs.XXXXXX")
 chmod 755 "$tmp" # varnishd's child runs as the varnish user
 mkdir -p "$out"
 pids=()
+# shellcheck source=bench/procs.sh
+. "$here/procs.sh"
 cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${pids[@]}"; do
-		# Bounded wait: tern drains for a few seconds, the others exit at once.
-		for _ in $(seq 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.2
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-	done
+	stop_pids
 	rm -rf "$tmp"
 }
 trap cleanup EXIT

@@ -51,19 +51,11 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tern-slices-rss.XXXXXX")
 pids=()
 sampler=""
+# shellcheck source=bench/procs.sh
+. "$here/../procs.sh"
 cleanup() {
-	local pid
 	[ -n "$sampler" ] && kill "$sampler" 2>/dev/null || true
-	for pid in "${pids[@]}"; do
-		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${pids[@]}"; do
-		for _ in $(seq 60); do # tern drains for up to 10 s
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.2
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-	done
+	stop_pids 60 # tern drains for up to 10 s
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
