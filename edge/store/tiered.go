@@ -31,12 +31,10 @@ type Tiered struct {
 	memMu sync.Mutex
 }
 
-// promotion is a disk hit's record to copy into memory; done, if not nil,
-// is closed instead (flushPromotions).
+// promotion is a disk hit's record to copy into memory.
 type promotion struct {
-	key  string
-	cm   *cachedMeta
-	done chan struct{}
+	key string
+	cm  *cachedMeta
 }
 
 // maxPromote bounds the bodies copied from disk into memory: larger ones
@@ -156,10 +154,6 @@ func (t *Tiered) promoter() {
 		case <-t.stop:
 			return
 		case p := <-t.promote:
-			if p.done != nil {
-				close(p.done)
-				continue
-			}
 			t.promoteOne(p)
 		}
 	}
@@ -198,19 +192,6 @@ func (t *Tiered) admitPromotion(p promotion, cp *httpcache.Entry, ttl time.Durat
 		return
 	}
 	t.mem.Set(p.key, cp, ttl)
-}
-
-// flushPromotions returns once the promotions queued before it are done.
-func (t *Tiered) flushPromotions() {
-	if t.disk == nil {
-		return
-	}
-	done := make(chan struct{})
-	select {
-	case t.promote <- promotion{done: done}:
-		<-done
-	case <-t.stop:
-	}
 }
 
 // readFileBody reads a file body into memory; an entry without a body

@@ -84,23 +84,3 @@ func TestTieredPromotionIsOrderedAfterChanges(t *testing.T) {
 		})
 	}
 }
-
-// TestTieredHitsAfterReplace runs the real promoter: disk hits, each
-// followed at once by a replacement, then every key reads the new entry.
-func TestTieredHitsAfterReplace(t *testing.T) {
-	ts := newTestTiered(t)
-	keys := []string{"a", "b", "c", "d", "e", "f", "g", "h"}
-	for _, k := range keys {
-		ts.disk.Set(k, versioned("old-", 4000), time.Hour)
-		if _, ok := ts.Get(k); !ok {
-			t.Fatalf("%s: disk hit missing", k)
-		}
-		ts.Set(k, versioned("new-", 4000), time.Hour)
-	}
-	ts.flushPromotions()
-	for _, k := range keys {
-		if e, ok := ts.Get(k); !ok || e.ETag != `"new-"` {
-			t.Fatalf("%s after the replacement: ok %v", k, ok)
-		}
-	}
-}
